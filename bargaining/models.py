@@ -1,0 +1,1 @@
+"""Models of the bargaining app: built in a later issue (see the issue tracker)."""

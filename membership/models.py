@@ -1,0 +1,210 @@
+"""Users, the union and its locals, the employers and units members work in, and roles."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+from membership.roles import LOCAL_PERMISSIONS, Role
+from union import crypto
+from union.fields import EncryptedTextField
+
+handle_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_.-]{2,39}$",
+    _("Use 3 to 40 lowercase letters, digits, dots, dashes or underscores."),
+)
+
+
+def new_session_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, handle: str, password: str | None = None, *, email: str = "", **extra: object) -> User:
+        user = self.model(handle=handle.strip().lower(), **extra)
+        user.set_email(email)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, handle: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(handle, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(handle=(username or "").strip().lower())
+
+    def get_by_email(self, email: str) -> User:
+        return self.get(email_index=crypto.blind_index(email, purpose="email"))
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """An account. The email is stored only encrypted, with a blind index for lookups."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    handle = models.CharField(_("handle"), max_length=40, unique=True, validators=[handle_validator])
+    email = EncryptedTextField(_("email"), null=True, blank=True)
+    email_index = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    language = models.CharField(_("language"), max_length=8, default="en")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    # Mixed into the session hash: replacing it ends every session of the user at once.
+    session_nonce = models.CharField(max_length=32, default=new_session_nonce, editable=False)
+
+    USERNAME_FIELD = "handle"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.handle
+
+    def set_email(self, email: str | None) -> None:
+        email = (email or "").strip()
+        self.email = email or None
+        self.email_index = crypto.blind_index(email, purpose="email") if email else None
+
+    def get_session_auth_hash(self) -> str:
+        return salted_hmac(
+            "tessera.session", self.password + self.session_nonce, algorithm="sha256"
+        ).hexdigest()
+
+    def get_session_auth_fallback_hash(self):  # type: ignore[no-untyped-def]
+        # Django would accept hashes made with older SECRET_KEYs; ours mix in the nonce too.
+        from django.conf import settings
+
+        for fallback in settings.SECRET_KEY_FALLBACKS:
+            yield salted_hmac(
+                "tessera.session", self.password + self.session_nonce, secret=fallback, algorithm="sha256"
+            ).hexdigest()
+
+
+class Union(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("short name"), max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Local(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    union = models.ForeignKey(Union, on_delete=models.PROTECT, related_name="locals")
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("short name"), max_length=40)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["union", "slug"], name="local_slug_unique_in_union")]
+        permissions = LOCAL_PERMISSIONS
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Employer(models.Model):
+    """An employer of record: usually the outsourcing vendor that signs the workers' contracts."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    union = models.ForeignKey(Union, on_delete=models.PROTECT, related_name="employers")
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["union", "name"], name="employer_name_unique_in_union")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientPlatform(models.Model):
+    """The company whose content or data the workers handle, often hidden from them."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    union = models.ForeignKey(Union, on_delete=models.PROTECT, related_name="client_platforms")
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["union", "name"], name="client_name_unique_in_union")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BargainingUnit(models.Model):
+    """Employer of record x client platform x project/queue/language x country, optional site."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    local = models.ForeignKey(Local, on_delete=models.PROTECT, related_name="units")
+    employer = models.ForeignKey(Employer, on_delete=models.PROTECT, related_name="units")
+    client = models.ForeignKey(ClientPlatform, on_delete=models.PROTECT, related_name="units", null=True, blank=True)
+    project = models.CharField(_("project, queue or language"), max_length=200, blank=True)
+    country = models.CharField(_("country code"), max_length=2)
+    site = models.CharField(_("site"), max_length=200, blank=True)
+    headcount = models.PositiveIntegerField(_("estimated headcount"), default=0)
+    # Percent of the headcount needed for recognition; the default is a simple majority (50% + 1).
+    threshold_percent = models.PositiveSmallIntegerField(
+        _("recognition threshold (%)"), default=50, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    milestone_percent = models.PositiveSmallIntegerField(
+        _("earlier milestone (%)"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+
+    def __str__(self) -> str:
+        parts = [str(self.employer), str(self.client or ""), self.project, self.country]
+        return " · ".join(p for p in parts if p)
+
+
+class Member(models.Model):
+    """A user's membership in a local, as coworkers know it: by pseudonym."""
+
+    class Status(models.TextChoices):
+        APPLICANT = "applicant", _("Applicant")
+        PENDING = "pending", _("Pending verification")
+        ACTIVE = "active", _("Active")
+        LAPSED = "lapsed", _("Lapsed")
+        SUSPENDED = "suspended", _("Suspended")
+        RESIGNED = "resigned", _("Resigned")
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="member")
+    local = models.ForeignKey(Local, on_delete=models.PROTECT, related_name="members")
+    unit = models.ForeignKey(BargainingUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="members")
+    pseudonym = models.CharField(_("pseudonym"), max_length=80)
+    legal_name = EncryptedTextField(_("legal name"), null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLICANT)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.pseudonym
+
+
+class RoleGrant(models.Model):
+    """The role a user holds in a local. Officer roles require two-factor authentication."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_grants")
+    local = models.ForeignKey(Local, on_delete=models.CASCADE, related_name="role_grants")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "local"], name="one_role_per_local")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} @ {self.local}"

@@ -1,0 +1,1 @@
+"""Models of the messaging app: built in a later issue (see the issue tracker)."""

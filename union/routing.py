@@ -1,0 +1,4 @@
+"""Every WebSocket route of the project, gathered from the apps."""
+
+
+websocket_urlpatterns: list = []

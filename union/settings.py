@@ -1,0 +1,282 @@
+"""Tessera settings: one module, driven by environment variables.
+
+With no environment set, Tessera runs in development mode on embedded defaults: SQLite, the
+in-memory channel layer, the console email backend, and data keys kept in an ignored file
+(`.local/dev-keys.json`, created on first use). In production mode (`TESSERA_ENV=production`) it
+refuses to start while the secret key, the data keys or the allowed hosts are missing.
+README.md lists every variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ENV = os.environ.get("TESSERA_ENV", "development").strip().lower()
+if ENV not in ("development", "production"):
+    raise ImproperlyConfigured("TESSERA_ENV must be 'development' or 'production'.")
+PRODUCTION = ENV == "production"
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _dev_keys() -> dict[str, str]:
+    """Development keys, created once in an ignored file so data stays readable across runs."""
+    path = Path(os.environ.get("TESSERA_KEYS_FILE", BASE_DIR / ".local" / "dev-keys.json"))
+    if path.exists():
+        return json.loads(path.read_text())
+
+    def b64() -> str:
+        return base64.b64encode(secrets.token_bytes(32)).decode()
+
+    keys = {
+        "secret_key": secrets.token_urlsafe(50),
+        "data_keys": f"dev1:{b64()}",
+        "blind_index_key": b64(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(keys, indent=2))
+    path.chmod(0o600)
+    return keys
+
+
+_missing = [
+    name
+    for name in ("TESSERA_SECRET_KEY", "TESSERA_DATA_KEYS", "TESSERA_BLIND_INDEX_KEY", "TESSERA_ALLOWED_HOSTS")
+    if not os.environ.get(name, "").strip()
+]
+if PRODUCTION and _missing:
+    raise ImproperlyConfigured(
+        "Tessera refuses to start in production without: "
+        + ", ".join(_missing)
+        + ". See the environment table in README.md; `manage.py generate_keys` prints new keys."
+    )
+_dev = {} if PRODUCTION or not _missing else _dev_keys()
+
+SECRET_KEY = os.environ.get("TESSERA_SECRET_KEY") or _dev["secret_key"]
+# "kid:base64key,kid:base64key": the first is the primary key, used to encrypt; the others still
+# decrypt, so keys can be rotated with `manage.py rotate_data_keys`.
+TESSERA_DATA_KEYS = os.environ.get("TESSERA_DATA_KEYS") or _dev["data_keys"]
+TESSERA_BLIND_INDEX_KEY = os.environ.get("TESSERA_BLIND_INDEX_KEY") or _dev["blind_index_key"]
+
+DEBUG = _env_bool("TESSERA_DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("TESSERA_DEBUG must not be on in production.")
+ALLOWED_HOSTS = _env_list("TESSERA_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = _env_list("TESSERA_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "guardian",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "union",
+    "membership",
+    "grievances",
+    "messaging",
+    "bargaining",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "membership.middleware.OfficerTwoFactorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Axes goes last so that it sees the outcome of the login view.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "union.urls"
+ASGI_APPLICATION = "union.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "union.context_processors.tessera",
+            ],
+        },
+    },
+]
+
+# Databases: SQLite by default, DATABASE_URL (PostgreSQL in production) when set.
+import dj_database_url  # noqa: E402
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("TESSERA_DB_CONN_MAX_AGE", "0")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+    DATABASES["default"]["OPTIONS"]["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Channels: Redis pub/sub when REDIS_URL is set, in-memory (one Daphne process) otherwise.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": os.environ.get("TESSERA_REDIS_PREFIX", "tessera")},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Accounts.
+AUTH_USER_MODEL = "membership.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "membership.backends.HandleOrEmailBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
+GUARDIAN_MONKEY_PATCH_USER = False
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ["handle"]}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "account:login"
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
+OTP_TOTP_ISSUER = "Tessera"
+
+# Lockout (django-axes): five failures for one account from one address lock that pair out for
+# fifteen minutes. Usernames and addresses are stored only as keyed hashes (membership/lockout.py),
+# so the lockout table reveals neither who tried to log in nor from where.
+AXES_FAILURE_LIMIT = int(os.environ.get("TESSERA_LOCKOUT_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("TESSERA_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False
+AXES_USERNAME_CALLABLE = "membership.lockout.username_key"
+AXES_CLIENT_IP_CALLABLE = "membership.lockout.address_key"
+AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+
+SESSION_COOKIE_AGE = int(os.environ.get("TESSERA_SESSION_HOURS", "12")) * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+LANGUAGE_COOKIE_SECURE = PRODUCTION
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+
+# Transport and browser security.
+SECURE_SSL_REDIRECT = _env_bool("TESSERA_SSL_REDIRECT", PRODUCTION)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = _env_bool("TESSERA_HSTS_PRELOAD", PRODUCTION)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    }
+}
+
+# Languages. Catalogs are compiled by `manage.py compile_catalogs` (pure Python, no gettext).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("sw", "Kiswahili"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = os.environ.get("TESSERA_TIME_ZONE", "UTC")
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(os.environ.get("TESSERA_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+TESSERA_SERVE_STATIC = _env_bool("TESSERA_SERVE_STATIC", not PRODUCTION)
+MEDIA_ROOT = Path(os.environ.get("TESSERA_MEDIA_ROOT", BASE_DIR / ".local" / "media"))
+
+# Email: console in development, SMTP when TESSERA_EMAIL_HOST is set.
+EMAIL_HOST = os.environ.get("TESSERA_EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = int(os.environ.get("TESSERA_EMAIL_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("TESSERA_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("TESSERA_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = _env_bool("TESSERA_EMAIL_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("TESSERA_FROM_EMAIL", "Tessera <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+TESSERA_SITE_NAME = os.environ.get("TESSERA_SITE_NAME", "Tessera")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("TESSERA_LOG_LEVEL", "WARNING")},
+    "loggers": {
+        # Axes would log usernames and addresses of failed logins; Tessera keeps neither.
+        "axes": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "weasyprint": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "fontTools": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}

@@ -1,0 +1,16 @@
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from union import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("account/", include("membership.account_urls")),
+    path("audit/", views.audit_log, name="audit_log"),
+]
+
+handler403 = "union.views.error_403"
+handler404 = "union.views.error_404"
+handler500 = "union.views.error_500"

@@ -1,0 +1,78 @@
+"""Home, health check, audit log and error pages."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from membership.models import RoleGrant
+from union.permissions import audit_events_visible_to, can_view_audit
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    grants = []
+    if request.user.is_authenticated:
+        grants = list(RoleGrant.objects.filter(user=request.user).select_related("local", "local__union"))
+    return render(request, "union/home.html", {"grants": grants, "can_view_audit": can_view_audit(request.user)})
+
+
+async def _layer_roundtrip() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel("healthz.")
+    marker = uuid.uuid4().hex
+    await layer.send(channel, {"type": "healthz", "marker": marker})
+    message = await asyncio.wait_for(layer.receive(channel), timeout=2)
+    if message.get("marker") != marker:
+        raise RuntimeError("channel layer returned another message")
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers: 200 when the database and the channel layer answer, 503 otherwise."""
+    state = {"database": "ok", "channel_layer": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means "down"; the reason is not for the public
+        state["database"] = "error"
+    try:
+        async_to_sync(_layer_roundtrip)()
+    except Exception:  # noqa: BLE001
+        state["channel_layer"] = "error"
+    healthy = all(value == "ok" for value in state.values())
+    return JsonResponse({"status": "ok" if healthy else "error", **state}, status=200 if healthy else 503)
+
+
+@never_cache
+@login_required
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    if not can_view_audit(request.user):
+        raise Http404
+    events = audit_events_visible_to(request.user).order_by("-seq")
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "union/audit_log.html", {"page": page})
+
+
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "403.html", status=403)
+
+
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    return render(request, "500.html", status=500)
