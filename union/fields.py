@@ -97,3 +97,35 @@ class EncryptedJSONField(EncryptedMixin, models.Field):
 
     def from_plain_bytes(self, data: bytes) -> Any:
         return json.loads(data)
+
+
+def encrypted_fields_by_model() -> dict[type[models.Model], list[EncryptedMixin]]:
+    """Every concrete model with encrypted fields, and those fields."""
+    from django.apps import apps
+
+    found: dict[type[models.Model], list[EncryptedMixin]] = {}
+    for model in apps.get_models():
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        fields = [f for f in model._meta.concrete_fields if isinstance(f, EncryptedMixin)]
+        if fields:
+            found[model] = fields
+    return found
+
+
+def key_ids_in_use() -> dict[str, int]:
+    """Count stored ciphertexts per key id, reading the raw columns (nothing is decrypted)."""
+    from collections import Counter
+
+    from django.db import connection
+
+    counts: Counter[str] = Counter()
+    for model, fields in encrypted_fields_by_model().items():
+        table = connection.ops.quote_name(model._meta.db_table)
+        for field in fields:
+            column = connection.ops.quote_name(field.column)  # type: ignore[attr-defined]
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL")  # noqa: S608 - names from model meta
+                for (raw,) in cursor.fetchall():
+                    counts[crypto.key_id_of(bytes(raw))] += 1
+    return dict(counts)
