@@ -23,7 +23,15 @@ def username_key(request: HttpRequest, credentials: dict[str, Any] | None) -> st
     if raw is None:
         raw = request.POST.get("username", "")
     value = crypto.normalize(str(raw))
-    return "u-" + crypto.blind_index(value, purpose="login")[:40] if value else ""
+    if not value:
+        return ""
+    # Count failures per account, however it was named (handle or email, any case), so that
+    # switching between the two does not buy an attacker more guesses.
+    from membership.backends import find_user
+
+    user = find_user(value)
+    subject = f"user:{user.pk}" if user is not None else f"name:{value}"
+    return "u-" + crypto.blind_index(subject, purpose="login")[:40]
 
 
 def address_key(request: HttpRequest) -> str:

@@ -15,6 +15,7 @@ from membership.selectors import needs_two_factor
 EXEMPT_URL_NAMES = (
     "account:two_factor_setup",
     "account:two_factor_verify",
+    "account:two_factor_qr",
     "account:logout",
     "set_language",
     "healthz",
