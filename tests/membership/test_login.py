@@ -153,3 +153,16 @@ class TestLockout:
 def test_account_pages_need_login(client: Client, personas: Personas, url_name: str) -> None:
     response = client.get(reverse(url_name))
     assert response.status_code == 302 and LOGIN in response["Location"]
+
+
+def test_the_deactivate_command_ends_sessions_and_is_audited(client: Client, amani: User) -> None:
+    from django.core.management import CommandError, call_command
+
+    from union.models import AuditEvent
+
+    log_in(client, "amani")
+    call_command("deactivate_user", "amani@example.org", reason="requested", stdout=None)
+    assert client.get(reverse("account:home")).status_code == 302
+    assert AuditEvent.objects.filter(action="user.deactivate", details__reason="requested").exists()
+    with pytest.raises(CommandError):
+        call_command("deactivate_user", "nobody", reason="x")
