@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import path
+
+from union import urls as project_urls
+
+
+def boom(request: object) -> None:
+    raise RuntimeError("boom")
+
+
+urlpatterns = [*project_urls.urlpatterns, path("boom/", boom)]
+handler404 = project_urls.handler404
+handler500 = project_urls.handler500
+
+
+@pytest.mark.django_db
+def test_the_404_page_is_friendly_and_translated(client: Client) -> None:
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert b"not yours to see" in response.content and b'<main id="main"' in response.content
+    response = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 404 and b'lang="fr"' in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.union.test_error_pages")
+def test_the_500_page_stands_alone(settings: object) -> None:
+    settings.DEBUG = False  # type: ignore[attr-defined]
+    client = Client(raise_request_exception=False)
+    response = client.get("/boom/")
+    assert response.status_code == 500
+    assert b"Something went wrong" in response.content and b"boom" not in response.content
