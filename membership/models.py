@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from membership.roles import LOCAL_PERMISSIONS, Role
 from union import crypto
-from union.fields import EncryptedTextField
+from union.fields import EncryptedJSONField, EncryptedTextField
 
 handle_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_.-]{2,39}$",
@@ -171,7 +171,13 @@ class BargainingUnit(models.Model):
 
 
 class Member(models.Model):
-    """A user's membership in a local, as coworkers know it: by pseudonym."""
+    """A person on a local's roll. Coworkers know them by pseudonym; the rest is encrypted.
+
+    A member may have no account (imported from a paper roll); `user` links one when they do.
+    Legal name, email, phone and organizer notes are encrypted at rest; email and phone also have
+    blind indexes, unique within the union, so duplicates are caught and officers can search by
+    an exact address or number.
+    """
 
     class Status(models.TextChoices):
         APPLICANT = "applicant", _("Applicant")
@@ -181,17 +187,165 @@ class Member(models.Model):
         SUSPENDED = "suspended", _("Suspended")
         RESIGNED = "resigned", _("Resigned")
 
+    class Dues(models.TextChoices):
+        PAID_UP = "paid_up", _("Paid up")
+        ARREARS = "arrears", _("In arrears")
+        EXEMPT = "exempt", _("Exempt")
+
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="member")
+    union = models.ForeignKey(Union, on_delete=models.PROTECT, related_name="members")
     local = models.ForeignKey(Local, on_delete=models.PROTECT, related_name="members")
     unit = models.ForeignKey(BargainingUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="members")
+    user = models.OneToOneField(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="member")
     pseudonym = models.CharField(_("pseudonym"), max_length=80)
     legal_name = EncryptedTextField(_("legal name"), null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLICANT)
+    email = EncryptedTextField(_("email"), null=True, blank=True)
+    email_index = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    phone = EncryptedTextField(_("phone"), null=True, blank=True)
+    phone_index = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    notes = EncryptedTextField(_("organizer notes"), null=True, blank=True)
+    # Language codes wrapped in commas (",sw,en,") so that one language filters with a LIKE.
+    languages = models.CharField(_("languages"), max_length=100, blank=True, default="")
+    job_title = models.CharField(_("job title"), max_length=120, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLICANT, db_index=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    dues = models.CharField(_("dues standing"), max_length=10, choices=Dues.choices, default=Dues.ARREARS)
+    dues_last_paid = models.DateField(_("last dues payment"), null=True, blank=True)
+    invited_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="invitees")
     joined_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["union", "email_index"], name="member_email_unique_in_union"),
+            models.UniqueConstraint(fields=["union", "phone_index"], name="member_phone_unique_in_union"),
+        ]
+        indexes = [models.Index(fields=["local", "pseudonym", "id"], name="member_roll_order")]
 
     def __str__(self) -> str:
         return self.pseudonym
+
+    def set_email(self, email: str | None) -> None:
+        email = (email or "").strip()
+        self.email = email or None
+        self.email_index = crypto.blind_index(email, purpose="email") if email else None
+
+    def set_phone(self, phone: str | None) -> None:
+        phone = normalize_phone(phone or "")
+        self.phone = phone or None
+        self.phone_index = crypto.blind_index(phone, purpose="phone") if phone else None
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code for code in self.languages.split(",") if code]
+
+    def set_languages(self, codes: list[str]) -> None:
+        self.languages = "," + ",".join(dict.fromkeys(codes)) + "," if codes else ""
+
+
+def normalize_phone(phone: str) -> str:
+    """Digits with one leading +, so "+254 700-000 000" and "+254700000000" index the same."""
+    phone = phone.strip()
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return ("+" + digits if phone.startswith("+") else digits) if digits else ""
+
+
+class UnitHistory(models.Model):
+    """Where a member worked and when: membership survives a change of employer."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="unit_history")
+    unit = models.ForeignKey(BargainingUnit, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.member} @ {self.unit}"
+
+
+class CardText(models.Model):
+    """The wording of a union's card, versioned, one row per language of each version."""
+
+    union = models.ForeignKey(Union, on_delete=models.PROTECT, related_name="card_texts")
+    version = models.PositiveIntegerField()
+    language = models.CharField(max_length=8)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["union", "version", "language"], name="card_text_unique_version_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.union} card v{self.version} ({self.language})"
+
+
+class UnionCard(models.Model):
+    """A signed union card. What was signed (text, typed name, consents, time) is kept encrypted."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="cards")
+    card_text = models.ForeignKey(CardText, on_delete=models.PROTECT, related_name="+")
+    signed = EncryptedJSONField()
+    signed_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-signed_at"]
+
+    def __str__(self) -> str:
+        return f"card {self.code}"
+
+
+class Invitation(models.Model):
+    """A personal, single-use, expiring invitation from a member. Only the token's hash is kept."""
+
+    union = models.ForeignKey(Union, on_delete=models.CASCADE, related_name="invitations")
+    local = models.ForeignKey(Local, on_delete=models.CASCADE, related_name="invitations")
+    inviter = models.ForeignKey(Member, on_delete=models.SET_NULL, null=True, related_name="invitations_sent")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.OneToOneField(Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="invitation")
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk}"
+
+
+class SupportLevel(models.Model):
+    """One step of a union's one-to-five support scale. A level in use cannot be deleted."""
+
+    union = models.ForeignKey(Union, on_delete=models.CASCADE, related_name="support_levels")
+    value = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    label = models.CharField(max_length=80)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["union", "value"], name="support_level_unique_value")]
+        ordering = ["value"]
+
+    def __str__(self) -> str:
+        return f"{self.value}. {self.label}"
+
+
+class SupportAssessment(models.Model):
+    """An organizer's assessment of a contact's support, kept as history (latest counts)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="assessments")
+    level = models.ForeignKey(SupportLevel, on_delete=models.PROTECT, related_name="assessments")
+    recorded_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.member}: {self.level}"
 
 
 class RoleGrant(models.Model):

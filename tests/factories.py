@@ -39,7 +39,8 @@ def make_unit(local: Local, **fields: object) -> BargainingUnit:
 
 def make_member(local: Local, role: str = "member", *, handle: str | None = None, **user_fields: object) -> User:
     user = make_user(handle, **user_fields)
-    Member.objects.create(user=user, local=local, pseudonym=f"{user.handle}-p", status=Member.Status.ACTIVE)
+    Member.objects.create(user=user, union=local.union, local=local, pseudonym=f"{user.handle}-p",
+                          status=Member.Status.ACTIVE)
     role_grant(actor=None, user=user, local=local, role=role)
     return user
 

@@ -7,9 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from membership.models import BargainingUnit, ClientPlatform, Employer, Local, Member, Union, User
+from membership.models import BargainingUnit, ClientPlatform, Employer, Local, Member, Union, UnitHistory, User
 from membership.services import role_grant
 
 DEMO_PASSWORD = "tessera-demo-2026"  # noqa: S105 - public demo credential, refused in production
@@ -66,11 +67,14 @@ class Command(BaseCommand):
         user = User.objects.filter(handle=handle).first()
         if user is None:
             user = User.objects.create_user(handle, DEMO_PASSWORD, email=f"{handle}@{EMAIL_DOMAIN}")
-        Member.objects.get_or_create(
-            user=user,
-            defaults={"local": local, "unit": unit, "pseudonym": pseudonym, "legal_name": legal_name,
-                      "status": Member.Status.ACTIVE},
-        )
+        if not Member.objects.filter(user=user).exists():
+            member = Member(user=user, union=local.union, local=local, unit=unit, pseudonym=pseudonym,
+                            legal_name=legal_name, status=Member.Status.ACTIVE, dues=Member.Dues.PAID_UP,
+                            job_title="Content moderator", verified_at=timezone.now())
+            member.set_email(user.email)
+            member.set_languages(["sw", "en"] if local.slug == "nairobi" else ["tl", "en"])
+            member.save()
+            UnitHistory.objects.create(member=member, unit=unit)
         if not user.role_grants.filter(local=local, role=role).exists():
             role_grant(actor=None, user=user, local=local, role=role)
         if role != "member" and not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
