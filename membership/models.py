@@ -186,6 +186,7 @@ class Member(models.Model):
         LAPSED = "lapsed", _("Lapsed")
         SUSPENDED = "suspended", _("Suspended")
         RESIGNED = "resigned", _("Resigned")
+        REJECTED = "rejected", _("Application rejected")
 
     class Dues(models.TextChoices):
         PAID_UP = "paid_up", _("Paid up")

@@ -47,6 +47,21 @@ EXPECTATIONS: dict[str, tuple[Kwargs, tuple[int, ...]]] = {
 }
 
 
+def _merge_area_expectations() -> None:
+    """Each area keeps its rows in tests/<app>/authz_<area>.py; they join the table here."""
+    import importlib
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.glob("*/authz_*.py")):
+        module = importlib.import_module(f"tests.{path.parent.name}.{path.stem}")
+        clash = set(module.EXPECTATIONS) & set(EXPECTATIONS)
+        assert not clash, f"{path.name} repeats rows: {clash}"
+        EXPECTATIONS.update(module.EXPECTATIONS)
+
+
+_merge_area_expectations()
+
+
 def url_names(patterns: list[Any] | None = None, namespace: str = "") -> list[str]:
     names = []
     for entry in patterns if patterns is not None else get_resolver().url_patterns:
