@@ -140,5 +140,11 @@ def derived_key(purpose: str) -> bytes:
     return hmac.new(key, b"tessera-derive\x00" + purpose.encode(), hashlib.sha256).digest()
 
 
+def validate_keys(data_keys: str, blind_index_key: str) -> None:
+    """Raise ImproperlyConfigured now, at start-up, rather than at the first encryption."""
+    _parse_ring(data_keys)
+    _index_key(blind_index_key)
+
+
 def generate_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()

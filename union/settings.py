@@ -75,6 +75,10 @@ SECRET_KEY = os.environ.get("TESSERA_SECRET_KEY") or _dev["secret_key"]
 # decrypt, so keys can be rotated with `manage.py rotate_data_keys`.
 TESSERA_DATA_KEYS = os.environ.get("TESSERA_DATA_KEYS") or _dev["data_keys"]
 TESSERA_BLIND_INDEX_KEY = os.environ.get("TESSERA_BLIND_INDEX_KEY") or _dev["blind_index_key"]
+# A malformed key stops the start, with a message naming it, not the first request that encrypts.
+from union.crypto import validate_keys  # noqa: E402
+
+validate_keys(TESSERA_DATA_KEYS, TESSERA_BLIND_INDEX_KEY)
 
 DEBUG = _env_bool("TESSERA_DEBUG", not PRODUCTION)
 if PRODUCTION and DEBUG:

@@ -80,11 +80,6 @@ def test_it_refuses_debug_in_production() -> None:
     assert "TESSERA_DEBUG must not be on in production" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="union/settings.py does not validate TESSERA_DATA_KEYS / TESSERA_BLIND_INDEX_KEY at startup: a "
-    "malformed key passes `check --deploy` and fails only at the first encrypt/decrypt.",
-)
 @pytest.mark.parametrize(
     ("variable", "value", "complaint"),
     [
