@@ -13,6 +13,7 @@ Screenshots go to test-artifacts/browser/ at the repository root (ignored by git
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -145,13 +146,26 @@ class _Database:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def _manage(env: dict[str, str], *args: str) -> None:
+# One Python process for every setup command: Django takes a second or two to start each time.
+_RUN_COMMANDS = """
+import json, os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "union.settings")
+import django
+django.setup()
+from django.core.management import call_command
+for command in json.loads(sys.argv[1]):
+    call_command(*command)
+"""
+
+
+def _manage(env: dict[str, str], *commands: tuple[str, ...]) -> None:
+    """Run manage.py commands, in order, the way `manage.py <command> <args>` would."""
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
-        timeout=COMMAND_SECONDS, check=False,
+        [sys.executable, "-c", _RUN_COMMANDS, json.dumps(commands)], cwd=REPO, env=env, capture_output=True,
+        text=True, timeout=COMMAND_SECONDS, check=False,
     )
     if done.returncode != 0:
-        pytest.fail(f"manage.py {args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False)
+        pytest.fail(f"manage.py {commands} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False)
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -191,9 +205,7 @@ def live_tessera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
             "TESSERA_SERVE_STATIC": "1",
             "PYTHONUNBUFFERED": "1",
         })
-        _manage(env, "compile_catalogs")
-        _manage(env, "migrate", "--no-input", "-v", "0")
-        _manage(env, *seed.command)
+        _manage(env, ("compile_catalogs",), ("migrate", "--no-input", "-v", "0"), seed.command)
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
