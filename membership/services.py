@@ -162,8 +162,12 @@ def member_join(
     card_text: CardText,
     consents: dict[str, bool],
     invitation: Invitation | None = None,
+    confirmed: bool = True,
 ) -> Member:
     """A worker joins: an account, a pending member, and a signed union card, all at once.
+
+    With `confirmed=False` (the public join form) the account is created inactive and the member
+    stays an applicant until `member_confirm_email` proves they own the email address.
 
     Raises DuplicateSignup when the email or phone has already signed in this union; the view
     must answer in a way that does not confirm anyone's membership to the visitor.
@@ -180,7 +184,8 @@ def member_join(
     )
     if clash.exists():
         raise DuplicateSignup(ERR_DUPLICATE)
-    user = User.objects.create_user(handle, password, email=email, language=languages[0] if languages else "en")
+    user = User.objects.create_user(handle, password, email=email, language=languages[0] if languages else "en",
+                                    is_active=confirmed)
     member = Member(
         union=union, local=local, unit=unit, user=user, pseudonym=pseudonym, legal_name=legal_name,
         status=Member.Status.APPLICANT, invited_by=invitation.inviter if invitation else None,
@@ -200,13 +205,18 @@ def member_join(
             raise MembershipError("This invitation has already been used.")
     role_grant(actor=None, user=user, local=local, role=Role.MEMBER)
     audit_record(user, "member.join", member, local_id=local.pk, invited=invitation is not None)
-    card_sign(member=member, card_text=card_text, signature_name=legal_name, consents=consents)
+    card_sign(member=member, card_text=card_text, signature_name=legal_name, consents=consents,
+              advance_status=confirmed)
     return member
 
 
 @transaction.atomic
-def card_sign(*, member: Member, card_text: CardText, signature_name: str, consents: dict[str, bool]) -> UnionCard:
-    """Sign the card: the text, typed name, consents and time are kept together, encrypted."""
+def card_sign(*, member: Member, card_text: CardText, signature_name: str, consents: dict[str, bool],
+              advance_status: bool = True) -> UnionCard:
+    """Sign the card: the text, typed name, consents and time are kept together, encrypted.
+
+    `advance_status=False` keeps an applicant an applicant (their email is not confirmed yet).
+    """
     from django.utils import timezone
 
     now = timezone.now()
@@ -216,7 +226,8 @@ def card_sign(*, member: Member, card_text: CardText, signature_name: str, conse
                 "language": card_text.language, "signature": signature_name, "consents": consents,
                 "signed_at": now.isoformat()},
     )
-    if member.status in (Member.Status.APPLICANT, Member.Status.RESIGNED, Member.Status.REJECTED):
+    if advance_status and member.status in (Member.Status.APPLICANT, Member.Status.RESIGNED,
+                                            Member.Status.REJECTED):
         _set_status(actor=member.user, member=member, new=Member.Status.PENDING, reason="card signed")
     audit_record(member.user, "card.sign", card, local_id=member.local_id, version=card_text.version)
     return card
@@ -302,3 +313,229 @@ def _tell_applicant(member: Member, *, verified: bool) -> None:
     notify_user(user.pk, kind="membership.decision", text=text, url="/")
     if user.email:
         transaction.on_commit(lambda: emails.membership_decision(user, verified=verified))
+
+
+# ---------------------------------------------------------------------------------------------
+# The roll: dues, CSV import and export. Callers check access (membership.roll.access_roll_*).
+# ---------------------------------------------------------------------------------------------
+
+ERR_IMPORT_REJECTED = "Some rows were rejected; nothing was imported."
+ERR_IMPORT_CLASH = "Someone with one of these emails or phones joined meanwhile; nothing was imported."
+
+
+@transaction.atomic
+def member_set_dues(*, actor: User, member: Member, dues: str, last_paid: object = None) -> Member:
+    """Record a member's dues standing (no payment processing). The caller checked `manage_members`."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    previous = member.dues
+    member.dues = Member.Dues(dues)
+    member.dues_last_paid = last_paid  # type: ignore[assignment]
+    member.save(update_fields=["dues", "dues_last_paid"])
+    audit_record(actor, "member.dues", member, local_id=member.local_id, **{"from": previous, "to": member.dues})
+    return member
+
+
+@transaction.atomic
+def roll_import(*, actor: User, local: Local, rows: list, valid_only: bool = False) -> list[Member]:
+    """Create members without accounts from checked import rows (`membership.roll.ImportRow`).
+
+    All or nothing: any rejected row raises MembershipError unless `valid_only`, and a unique
+    index clash (someone joined between the preview and now) rolls everything back. The audit
+    record holds counts only. The caller checked `manage_members` on `local`.
+    """
+    from datetime import date
+
+    from django.db import IntegrityError
+
+    rejected = [r for r in rows if r.errors]
+    if rejected and not valid_only:
+        raise MembershipError(ERR_IMPORT_REJECTED)
+    members = []
+    for row in rows:
+        if row.errors:
+            continue
+        member = Member(
+            union_id=local.union_id, local=local, unit=row.unit, pseudonym=row.pseudonym,
+            legal_name=row.legal_name or None, job_title=row.job_title, status=row.status, dues=row.dues,
+            dues_last_paid=date.fromisoformat(row.dues_last_paid) if row.dues_last_paid else None,
+        )
+        member.set_email(row.email)
+        member.set_phone(row.phone)
+        member.set_languages(row.languages)
+        members.append(member)
+    try:
+        with transaction.atomic():
+            Member.objects.bulk_create(members, batch_size=1000)
+    except IntegrityError:
+        raise MembershipError(ERR_IMPORT_CLASH) from None
+    # Primary keys come back from bulk_create on PostgreSQL and SQLite (3.35+).
+    UnitHistory.objects.bulk_create(
+        [UnitHistory(member=m, unit=m.unit) for m in members if m.unit is not None], batch_size=1000
+    )
+    audit_record(actor, "roll.import", local, local_id=local.pk, imported=len(members), skipped=len(rejected))
+    return members
+
+
+def roll_export_record(*, actor: User, local: Local, rows: int, alert_rows: int) -> bool:
+    """Audit an export of the roll; above `alert_rows` rows, alert the local's admins too.
+
+    Returns whether the admins were alerted. Admins are whoever holds manage_roles or view_audit
+    on the local; the alert says how many rows and who, never whose data.
+    """
+    from django.urls import reverse
+    from django.utils import translation
+    from django.utils.translation import gettext
+    from guardian.shortcuts import get_users_with_perms
+
+    from union.realtime import notify_user
+
+    large = rows > alert_rows
+    audit_record(actor, "roll.export", local, local_id=local.pk, rows=rows, large=large)
+    if not large:
+        return False
+    admins = [
+        u for u in get_users_with_perms(local, only_with_perms_in=["manage_roles", "view_audit"], with_group_users=False)
+        if u.is_active
+    ]
+    for admin in admins:
+        with translation.override(admin.language or "en"):
+            text = gettext("%(who)s exported %(rows)s rows of the roll. Check the audit log.") % {
+                "who": actor.get_username(), "rows": rows}
+        notify_user(admin.pk, kind="roll.export", text=text, url=reverse("audit_log"))
+    audit_record(actor, "roll.export_alert", local, local_id=local.pk, rows=rows, alerted=len(admins))
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Joining from the public form: duplicate sign-ups and email confirmation.
+#
+# Whatever happens here, the visitor sees the same "check your email" page, so the form cannot
+# be used to learn whether someone has signed. What differs goes only to the owner of the email
+# address: a confirmation link for a new sign-up, a "you have already signed" nudge otherwise.
+# ---------------------------------------------------------------------------------------------
+
+JOIN_CONFIRM_SALT = "tessera.join.confirm"
+JOIN_CONFIRM_MAX_AGE = 3 * 24 * 3600
+
+
+def join_confirm_token(member: Member) -> str:
+    """A signed, expiring token naming the member; it proves ownership of the email it is sent to."""
+    from django.core import signing
+
+    return signing.dumps({"m": str(member.code)}, salt=JOIN_CONFIRM_SALT, compress=True)
+
+
+def join_unconfirmed_member(token: str) -> Member | None:
+    """The applicant this confirmation token names, if it is valid, fresh and not used yet."""
+    from django.core import signing
+
+    try:
+        payload = signing.loads(token, salt=JOIN_CONFIRM_SALT, max_age=JOIN_CONFIRM_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired is a subclass
+        return None
+    code = payload.get("m") if isinstance(payload, dict) else None
+    return (
+        Member.objects.filter(code=code, status=Member.Status.APPLICANT, user__is_active=False)
+        .select_related("user", "union").first()
+        if isinstance(code, str) and len(code) == 36 else None
+    )
+
+
+def _send_join_email(*, email: str, language: str, member: Member | None) -> None:
+    """After commit: a confirmation link for an unconfirmed applicant, else "you already signed"."""
+    from union import emails
+
+    if (member is not None and member.user is not None and member.status == Member.Status.APPLICANT
+            and not member.user.is_active):
+        token = join_confirm_token(member)
+        transaction.on_commit(lambda: emails.join_confirm(email=email, language=language, token=token))
+    else:
+        transaction.on_commit(lambda: emails.join_already_signed(email=email, language=language))
+
+
+@transaction.atomic
+def join_submit(
+    *,
+    union: Union,
+    local: Local,
+    unit: BargainingUnit | None,
+    handle: str,
+    password: str,
+    pseudonym: str,
+    legal_name: str,
+    email: str,
+    phone: str,
+    languages: list[str],
+    card_text: CardText,
+    consents: dict[str, bool],
+    language: str,
+    invitation: Invitation | None = None,
+) -> Member | None:
+    """The public join form was submitted (and validated). Returns the new applicant, or None.
+
+    New email: an inactive account, an applicant and the signed card are stored, and a
+    confirmation link goes to the address. Email already known (a member of this union, or any
+    account): nothing about the person is created and the address's owner is told they have
+    already signed. In both cases the invitation is used up and the handle taken, so a second
+    try cannot tell the two apart. A phone number already on this union's roll is dropped from
+    the new application (and flagged to the organizers in the audit log) rather than refused,
+    for the same reason. The caller renders the same page whatever this returns.
+    """
+    from django.utils import timezone
+
+    from union.crypto import blind_index
+
+    email = email.strip()
+    email_index = blind_index(email, purpose="email")
+    existing = Member.objects.filter(union=union, email_index=email_index).select_related("user").first()
+    if existing is not None or User.objects.filter(email_index=email_index).exists():
+        # The same work as a new sign-up (a password hash, a user row), so timing tells little.
+        _reserve_handle(handle=handle, password=password, language=language)
+        if invitation is not None:
+            Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True).update(used_at=timezone.now())
+        audit_record(None, "join.duplicate", existing, local_id=existing.local_id if existing else local.pk,
+                     invited=invitation is not None)
+        _send_join_email(email=email, language=language, member=existing)
+        return None
+    probe = Member(union=union)
+    probe.set_phone(phone)
+    phone_clash = bool(probe.phone_index) and Member.objects.filter(
+        union=union, phone_index=probe.phone_index).exists()
+    member = member_join(
+        union=union, local=local, unit=unit, handle=handle, password=password, pseudonym=pseudonym,
+        legal_name=legal_name, email=email, phone="" if phone_clash else phone, languages=languages,
+        card_text=card_text, consents=consents, invitation=invitation, confirmed=False,
+    )
+    User.objects.filter(pk=member.user_id).update(language=language)
+    if phone_clash:
+        audit_record(None, "join.phone_clash", member, local_id=local.pk)
+    _send_join_email(email=email, language=language, member=member)
+    return member
+
+
+def _reserve_handle(*, handle: str, password: str, language: str) -> User:
+    """An inactive account with no email and no usable password: it only keeps the handle taken."""
+    from django.contrib.auth.hashers import make_password
+
+    make_password(password)  # as costly as the real sign-up's hash, and then thrown away
+    user = User(handle=handle.strip().lower(), language=language, is_active=False)
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+@transaction.atomic
+def member_confirm_email(*, member: Member) -> Member:
+    """The applicant opened the link sent to their email: the account works and the card counts.
+
+    The caller found the member through `join_unconfirmed_member` (a valid signed token).
+    """
+    member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
+    if member.status != Member.Status.APPLICANT or member.user is None or member.user.is_active:
+        raise MembershipError("This confirmation link has already been used.")
+    User.objects.filter(pk=member.user_id).update(is_active=True)
+    member.user.is_active = True
+    audit_record(member.user, "member.email_confirmed", member, local_id=member.local_id)
+    _set_status(actor=member.user, member=member, new=Member.Status.PENDING, reason="email confirmed")
+    return member

@@ -1,7 +1,244 @@
-"""Membership pages: roll (see urls at the bottom)."""
+"""Membership pages: the roll, member pages, verification, CSV import and export (urls at the bottom).
+
+Every page is for officers of one local: anyone without view_roll on it gets 404; an officer who
+sees the roll but lacks the permission for an action gets 403. All pages are @never_cache.
+"""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from typing import Any
+from uuid import UUID
 
-urlpatterns: list[URLPattern] = []
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from membership import roll, services
+from membership.forms_roll import (
+    DuesForm,
+    ImportCommitForm,
+    ImportUploadForm,
+    RejectForm,
+    RollFilterForm,
+    StatusForm,
+)
+from membership.models import Local, Member
+from union.audit import audit_record
+
+
+def _has(user: Any, codename: str, local: Local) -> bool:
+    return bool(user.has_perm(f"membership.{codename}", local))
+
+
+def _filters(request: HttpRequest, local: Local) -> tuple[RollFilterForm, dict[str, Any]]:
+    form = RollFilterForm(request.GET or None, local=local)
+    return form, (form.cleaned_data if form.is_bound and form.is_valid() else {})
+
+
+def _query_without_cursor(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("after", None)
+    query.pop("before", None)
+    return query.urlencode()
+
+
+@never_cache
+@login_required
+@require_GET
+def roll_list(request: HttpRequest, local_code: UUID) -> HttpResponse:
+    local = roll.access_roll_local(request.user, local_code)
+    form, filters = _filters(request, local)
+    page = roll.keyset_page(roll.roll_queryset(local, filters), after=request.GET.get("after", ""),
+                            before=request.GET.get("before", ""))
+    return render(request, "membership/roll/list.html", {
+        "local": local, "form": form, "page": page, "query": _query_without_cursor(request),
+        "can_manage": _has(request.user, "manage_members", local),
+        "can_verify": _has(request.user, "verify_members", local),
+    })
+
+
+@never_cache
+@login_required
+@require_GET
+def roll_pending(request: HttpRequest, local_code: UUID) -> HttpResponse:
+    local = roll.access_roll_local(request.user, local_code, need="verify_members")
+    qs = roll.roll_queryset(local, {"status": Member.Status.PENDING})
+    page = roll.keyset_page(qs, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
+    return render(request, "membership/roll/pending.html", {
+        "local": local, "page": page, "reject_form": RejectForm(), "query": "",
+    })
+
+
+def _member_page(request: HttpRequest, member: Member, *, status_form: StatusForm | None = None,
+                 dues_form: DuesForm | None = None, status: int = 200) -> HttpResponse:
+    local = member.local
+    audit_record(request.user, "member.view", member, local_id=local.pk)
+    member = roll.with_role(Member.objects.filter(pk=member.pk)).select_related(
+        "local", "unit__employer", "unit__client").get()
+    return render(request, "membership/roll/member.html", {
+        "member": member, "local": local,
+        "history": member.unit_history.select_related("unit__employer", "unit__client")[:20],
+        "can_manage": _has(request.user, "manage_members", local),
+        "can_verify": _has(request.user, "verify_members", local) and member.status == Member.Status.PENDING,
+        "status_form": status_form or StatusForm(),
+        "dues_form": dues_form or DuesForm(initial={"dues": member.dues, "last_paid": member.dues_last_paid}),
+        "reject_form": RejectForm(),
+    }, status=status)
+
+
+@never_cache
+@login_required
+@require_GET
+def roll_member(request: HttpRequest, member_code: UUID) -> HttpResponse:
+    return _member_page(request, roll.access_roll_member(request.user, member_code))
+
+
+@never_cache
+@login_required
+@require_POST
+def roll_member_status(request: HttpRequest, member_code: UUID) -> HttpResponse:
+    member = roll.access_roll_member(request.user, member_code, need="manage_members")
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.member_set_status(actor=request.user, member=member, new=form.cleaned_data["status"],
+                                       reason=form.cleaned_data["reason"])
+        except services.MembershipError as error:
+            form.add_error("status", str(error))
+        else:
+            messages.success(request, _("The status was changed."))
+            return redirect("membership:roll_member", member_code=member.code)
+    return _member_page(request, member, status_form=form, status=400)
+
+
+@never_cache
+@login_required
+@require_POST
+def roll_member_dues(request: HttpRequest, member_code: UUID) -> HttpResponse:
+    member = roll.access_roll_member(request.user, member_code, need="manage_members")
+    form = DuesForm(request.POST)
+    if not form.is_valid():
+        return _member_page(request, member, dues_form=form, status=400)
+    services.member_set_dues(actor=request.user, member=member, dues=form.cleaned_data["dues"],
+                             last_paid=form.cleaned_data["last_paid"])
+    messages.success(request, _("The dues standing was recorded."))
+    return redirect("membership:roll_member", member_code=member.code)
+
+
+@never_cache
+@login_required
+@require_POST
+def roll_verify(request: HttpRequest, member_code: UUID) -> HttpResponse:
+    member = roll.access_roll_member(request.user, member_code, need="verify_members")
+    try:
+        services.member_verify(actor=request.user, member=member)
+    except services.MembershipError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("%(name)s is now an active member.") % {"name": member.pseudonym})
+    return redirect("membership:roll_pending", local_code=member.local.code)
+
+
+@never_cache
+@login_required
+@require_POST
+def roll_reject(request: HttpRequest, member_code: UUID) -> HttpResponse:
+    member = roll.access_roll_member(request.user, member_code, need="verify_members")
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason (it is kept in the audit log)."))
+        return redirect("membership:roll_pending", local_code=member.local.code)
+    try:
+        services.member_reject(actor=request.user, member=member, reason=form.cleaned_data["reason"])
+    except services.MembershipError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The application of %(name)s was rejected.") % {"name": member.pseudonym})
+    return redirect("membership:roll_pending", local_code=member.local.code)
+
+
+@never_cache
+@login_required
+@require_GET
+def roll_export(request: HttpRequest, local_code: UUID) -> StreamingHttpResponse:
+    local = roll.access_roll_local(request.user, local_code, need="manage_members")
+    _form, filters = _filters(request, local)
+    qs = roll.roll_queryset(local, filters)
+    alert_rows = getattr(settings, "TESSERA_EXPORT_ALERT_ROWS", roll.EXPORT_ALERT_ROWS_DEFAULT)
+    services.roll_export_record(actor=request.user, local=local, rows=qs.count(), alert_rows=alert_rows)
+    response = StreamingHttpResponse(roll.export_lines(qs), content_type="text/csv; charset=utf-8")
+    name = f"roll-{local.slug}-{timezone.localdate().isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _import_page(request: HttpRequest, local: Local, **context: Any) -> HttpResponse:
+    status = context.pop("status", 200)
+    context.setdefault("form", ImportUploadForm())
+    units = local.units.select_related("employer", "client")
+    return render(request, "membership/roll/import.html", {"local": local, "units": units, **context}, status=status)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def roll_import(request: HttpRequest, local_code: UUID) -> HttpResponse:
+    local = roll.access_roll_local(request.user, local_code, need="manage_members")
+    if request.method == "GET":
+        return _import_page(request, local)
+    form = ImportUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _import_page(request, local, form=form, status=400)
+    try:
+        text = roll.decode_upload(form.cleaned_data["file"].read(roll.IMPORT_MAX_BYTES + 1))
+        preview = roll.parse_csv(text, local)
+    except roll.ImportFileError as error:
+        form.add_error("file", str(error))
+        return _import_page(request, local, form=form, status=400)
+    token = roll.stash_upload(request.session, local, text)
+    commit = ImportCommitForm(initial={"token": token})
+    return _import_page(request, local, preview=preview, commit_form=commit)
+
+
+@never_cache
+@login_required
+@require_POST
+def roll_import_commit(request: HttpRequest, local_code: UUID) -> HttpResponse:
+    local = roll.access_roll_local(request.user, local_code, need="manage_members")
+    form = ImportCommitForm(request.POST)
+    text = roll.unstash_upload(request.session, local, request.POST.get("token", "")) if form.is_valid() else None
+    if text is None:
+        messages.error(request, _("This preview has expired. Upload the file again."))
+        return redirect("membership:roll_import", local_code=local.code)
+    # Checked again: someone may have joined with one of these addresses since the preview.
+    preview = roll.parse_csv(text, local)
+    try:
+        created = services.roll_import(actor=request.user, local=local, rows=preview.rows,
+                                       valid_only=form.cleaned_data["valid_only"])
+    except services.MembershipError as error:
+        return _import_page(request, local, preview=preview, commit_form=form, error=str(error),
+                            status=400)
+    roll.drop_upload(request.session)
+    messages.success(request, _("%(n)s members were added to the roll.") % {"n": len(created)})
+    return redirect("membership:roll_list", local_code=local.code)
+
+
+urlpatterns: list[URLPattern] = [
+    path("roll/<uuid:local_code>/", roll_list, name="roll_list"),
+    path("roll/<uuid:local_code>/pending/", roll_pending, name="roll_pending"),
+    path("roll/<uuid:local_code>/export.csv", roll_export, name="roll_export"),
+    path("roll/<uuid:local_code>/import/", roll_import, name="roll_import"),
+    path("roll/<uuid:local_code>/import/commit/", roll_import_commit, name="roll_import_commit"),
+    path("roll/members/<uuid:member_code>/", roll_member, name="roll_member"),
+    path("roll/members/<uuid:member_code>/status/", roll_member_status, name="roll_member_status"),
+    path("roll/members/<uuid:member_code>/dues/", roll_member_dues, name="roll_member_dues"),
+    path("roll/members/<uuid:member_code>/verify/", roll_verify, name="roll_verify"),
+    path("roll/members/<uuid:member_code>/reject/", roll_reject, name="roll_reject"),
+]
