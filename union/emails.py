@@ -38,3 +38,29 @@ def account_news(user: Any) -> None:
 def membership_decision(user: Any, *, verified: bool) -> None:
     """The outcome of an application. Deliberately the same neutral nudge either way."""
     account_news(user)
+
+
+def join_confirm(*, email: str, language: str, token: str) -> None:
+    """The link that confirms a sign-up. Says nothing of what was signed."""
+    with translation.override(language or "en"):
+        subject = _("%(site)s: confirm your email address") % {"site": settings.TESSERA_SITE_NAME}
+        body = _(
+            "Someone, probably you, used this address to sign up on %(site)s. "
+            "Open this link within three days to confirm it:\n\n%(url)s\n\n"
+            "If it was not you, ignore this email.\n"
+        ) % {"site": settings.TESSERA_SITE_NAME,
+             "url": _site_url(reverse("membership:join_confirm", kwargs={"token": token}))}
+    send_mail(subject, body, None, [email])
+
+
+def join_already_signed(*, email: str, language: str) -> None:
+    """Someone tried to sign up again with an address that already has an account."""
+    with translation.override(language or "en"):
+        subject = _("%(site)s: you already have an account") % {"site": settings.TESSERA_SITE_NAME}
+        body = _(
+            "Someone, probably you, tried to sign up on %(site)s with this address, which already "
+            "has an account. Nothing was changed. Log in instead:\n\n%(url)s\n\n"
+            "Forgot your password? You can reset it from the login page. "
+            "If it was not you, ignore this email.\n"
+        ) % {"site": settings.TESSERA_SITE_NAME, "url": _site_url(reverse("account:login"))}
+    send_mail(subject, body, None, [email])

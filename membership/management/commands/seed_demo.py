@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from membership.cardtext import ensure_default_card_texts
 from membership.models import BargainingUnit, ClientPlatform, Employer, Local, Member, Union, UnitHistory, User
 from membership.services import role_grant
 
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         savanna, _ = Employer.objects.get_or_create(union=union, name="Savanna Data Services Ltd (fictional)")
         bayan, _ = Employer.objects.get_or_create(union=union, name="Bayanihan BPO Inc. (fictional)")
         Employer.objects.get_or_create(union=union, name="Andes Outsourcing SAS (fictional)")
+        ensure_default_card_texts(union)
         chirp, _ = ClientPlatform.objects.get_or_create(union=union, name="Chirp Social (fictional)")
         imagine, _ = ClientPlatform.objects.get_or_create(union=union, name="Imagine AI Lab (fictional)")
 
