@@ -1,7 +1,132 @@
-"""Membership pages: me (see urls at the bottom)."""
+"""Membership pages: the member's own record, data export, resigning and erasure (urls at the bottom)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+import json
 
-urlpatterns: list[URLPattern] = []
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods
+
+from membership.forms_me import ConfirmForm, EraseForm, ProfileForm
+from membership.models import Member
+from membership.self_service import (
+    ContactUnavailable,
+    member_erase,
+    member_export,
+    member_resign,
+    member_update_profile,
+)
+from membership.services import MembershipError
+
+
+def _own_member(request: HttpRequest) -> Member:
+    """The member record of the logged-in account; 404 for accounts without one (or erased)."""
+    member = (
+        Member.objects.filter(user=request.user, erased_at__isnull=True)
+        .select_related("union", "local", "unit__employer", "unit__client").first()
+    )
+    if member is None:
+        raise Http404
+    return member
+
+
+def _card_url(card_code: object) -> str:
+    """The card's own page, when the joining area provides one (it owns `membership:join_card`)."""
+    try:
+        return reverse("membership:join_card", kwargs={"code": card_code})
+    except NoReverseMatch:
+        return ""
+
+
+@never_cache
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    member = _own_member(request)
+    cards = [(card, _card_url(card.code)) for card in member.cards.all()]
+    return render(request, "membership/me/home.html", {"member": member, "cards": cards})
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest) -> HttpResponse:
+    member = _own_member(request)
+    form = ProfileForm(request.POST or None, member=member, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            member_update_profile(actor=request.user, member=member, **form.cleaned_data)
+        except ContactUnavailable as exc:
+            form.add_error(None, _(str(exc)))
+        else:
+            messages.success(request, _("Your details have been saved."))
+            response = redirect("membership:me_home")
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, form.cleaned_data["ui_language"],
+                                max_age=365 * 24 * 3600, secure=settings.LANGUAGE_COOKIE_SECURE,
+                                samesite=settings.LANGUAGE_COOKIE_SAMESITE)
+            return response
+    return render(request, "membership/me/edit.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@never_cache
+@login_required
+@require_GET
+def export(request: HttpRequest) -> HttpResponse:
+    member = _own_member(request)
+    data = member_export(actor=request.user, member=member)
+    response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d")
+    response["Content-Disposition"] = f'attachment; filename="tessera-my-data-{stamp}.json"'
+    return response
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def resign(request: HttpRequest) -> HttpResponse:
+    member = _own_member(request)
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            member_resign(actor=request.user, member=member)
+        except MembershipError as exc:
+            form.add_error(None, _(str(exc)))
+        else:
+            messages.success(request, _("You have resigned from the union. You can sign a new card to rejoin."))
+            return redirect("membership:me_home")
+    return render(request, "membership/me/resign.html", {"form": form, "member": member},
+                  status=400 if form.errors else 200)
+
+
+@never_cache
+@sensitive_post_parameters("password")
+@login_required
+@require_http_methods(["GET", "POST"])
+def erase(request: HttpRequest) -> HttpResponse:
+    member = _own_member(request)
+    form = EraseForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        member_erase(actor=request.user, member=member)
+        logout(request)
+        messages.success(request, _("Your account and your personal data have been erased."))
+        return redirect("home")
+    return render(request, "membership/me/erase.html", {"form": form}, status=400 if form.errors else 200)
+
+
+urlpatterns: list[URLPattern] = [
+    path("me/", home, name="me_home"),
+    path("me/edit/", edit, name="me_edit"),
+    path("me/export.json", export, name="me_export"),
+    path("me/resign/", resign, name="me_resign"),
+    path("me/erase/", erase, name="me_erase"),
+]

@@ -2,4 +2,21 @@
 
 from __future__ import annotations
 
-EXPECTATIONS: dict = {}
+from typing import Any
+
+from tests.base import Personas
+
+
+def none(p: Personas) -> dict[str, Any]:
+    return {}
+
+
+# Every logged-in persona has a member record of their own; these pages only ever show that one.
+#                                anon member steward organizer rep  admin outsider
+EXPECTATIONS: dict = {
+    "membership:me_home": (none, (302, 200, 200, 200, 200, 200, 200)),
+    "membership:me_edit": (none, (302, 200, 200, 200, 200, 200, 200)),
+    "membership:me_export": (none, (302, 200, 200, 200, 200, 200, 200)),
+    "membership:me_resign": (none, (302, 200, 200, 200, 200, 200, 200)),
+    "membership:me_erase": (none, (302, 200, 200, 200, 200, 200, 200)),
+}

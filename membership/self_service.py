@@ -1,0 +1,202 @@
+"""A member's own writes: profile and contact details, export of their data, resigning, erasure.
+
+Callers pass the member linked to the logged-in account (`request.user.member`); these services
+do not check that themselves. Audit details name what changed, never the values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from membership.lifecycle import can_move
+from membership.models import Member, RoleGrant, SupportAssessment, UnionCard, User
+from membership.roles import Role
+from membership.services import MembershipError, _set_status, role_grant, role_revoke, user_deactivate
+from union.audit import audit_record
+
+# Neutral on purpose: it must not confirm that the address belongs to someone else in the union.
+ERR_CONTACT_UNAVAILABLE = gettext_noop(
+    "This email address or phone number cannot be used. Check it, or ask an organizer for help.")
+ERR_ALREADY_RESIGNED = gettext_noop("You have already resigned.")
+ERASED_PSEUDONYM = "erased member"
+RESIGN_REASON = "resigned by member"
+EXPORT_FORMAT = "tessera-member-export/1"
+
+
+class ContactUnavailable(MembershipError):
+    """The email or phone is already on another record (of the union, or another account)."""
+
+
+def _contact_taken(member: Member, *, email_index: str | None, phone_index: str | None) -> bool:
+    others = Member.objects.filter(union_id=member.union_id).exclude(pk=member.pk)
+    clash = models.Q(pk__in=[])
+    if email_index:
+        clash |= models.Q(email_index=email_index)
+    if phone_index:
+        clash |= models.Q(phone_index=phone_index)
+    if others.filter(clash).exists():
+        return True
+    # The account's email is unique across the whole platform (it finds the account at login).
+    return bool(email_index) and User.objects.filter(email_index=email_index).exclude(pk=member.user_id).exists()
+
+
+@transaction.atomic
+def member_update_profile(
+    *, actor: User, member: Member, pseudonym: str, languages: list[str], email: str, phone: str, ui_language: str
+) -> Member:
+    """Update the member's own profile; the account email follows the member email.
+
+    Raises ContactUnavailable, with a message that reveals nothing about anyone else, when the
+    email or phone is already used by another member of the union or another account.
+    """
+    member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
+    before = {f: getattr(member, f) for f in ("pseudonym", "languages", "email_index", "phone_index")}
+    member.pseudonym = pseudonym.strip()
+    member.set_languages(languages)
+    member.set_email(email)
+    member.set_phone(phone)
+    if _contact_taken(member, email_index=member.email_index, phone_index=member.phone_index):
+        raise ContactUnavailable(ERR_CONTACT_UNAVAILABLE)
+    changed = [f.replace("_index", "") for f, value in before.items() if getattr(member, f) != value]
+    member.full_clean(exclude=["user", "invited_by", "unit"])
+    user = member.user
+    if user is not None and user.language != ui_language:
+        changed.append("ui_language")
+    try:
+        with transaction.atomic():
+            member.save()
+            if user is not None:
+                user.set_email(member.email)
+                user.language = ui_language
+                user.save(update_fields=["email", "email_index", "language"])
+    except IntegrityError:
+        # A concurrent change took the address between our check and the write.
+        raise ContactUnavailable(ERR_CONTACT_UNAVAILABLE) from None
+    if changed:
+        audit_record(actor, "member.self_update", member, local_id=member.local_id, changed=sorted(changed))
+    return member
+
+
+@transaction.atomic
+def member_resign(*, actor: User, member: Member) -> Member:
+    """The member leaves the union. Officer roles go with membership: they keep only the member role."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.status == Member.Status.RESIGNED:
+        raise MembershipError(ERR_ALREADY_RESIGNED)
+    _set_status(actor=actor, member=member, new=Member.Status.RESIGNED, reason=RESIGN_REASON)
+    if member.user_id is not None:
+        grant = RoleGrant.objects.filter(user_id=member.user_id, local_id=member.local_id).first()
+        if grant is not None and grant.role != Role.MEMBER:
+            role_grant(actor=actor, user=member.user, local=member.local, role=Role.MEMBER)
+    return member
+
+
+def member_export(*, actor: User, member: Member) -> dict[str, Any]:
+    """Everything the platform holds about the member, decrypted, as plain JSON-ready data.
+
+    Decision: organizers' support assessments and notes about the member ARE included. They are
+    the union's working notes, but they are personal data about this person (opinions about them
+    count), and the right of access in data-protection law (GDPR art. 15, the Kenyan Data Protection
+    Act s. 26, the Philippine Data Privacy Act) covers them; a union that keeps files on its own
+    members should be able to show them. Who recorded an assessment is left out: that is another
+    person's data. The audit log is not included: it records what accounts did, is shared by
+    everyone, and holds no personal data by design.
+    """
+    member = Member.objects.select_related("union", "local", "unit", "user", "invited_by").get(pk=member.pk)
+    user = member.user
+
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    data: dict[str, Any] = {
+        "format": EXPORT_FORMAT,
+        "exported_at": timezone.now().isoformat(),
+        "account": None if user is None else {
+            "handle": user.handle, "email": user.email, "language": user.language,
+            "date_joined": when(user.date_joined), "last_login": when(user.last_login),
+            "roles": [{"local": g.local.name, "role": g.role, "granted_at": when(g.granted_at)}
+                      for g in user.role_grants.select_related("local")],
+        },
+        "member": {
+            "code": str(member.code), "union": member.union.name, "local": member.local.name,
+            "unit": str(member.unit) if member.unit else None, "pseudonym": member.pseudonym,
+            "legal_name": member.legal_name, "email": member.email, "phone": member.phone,
+            "organizer_notes": member.notes, "languages": member.language_list, "job_title": member.job_title,
+            "status": member.status, "status_changed_at": when(member.status_changed_at),
+            "dues": member.dues, "dues_last_paid": when(member.dues_last_paid),
+            "joined_at": when(member.joined_at), "verified_at": when(member.verified_at),
+            "invited_by": member.invited_by.pseudonym if member.invited_by else None,
+        },
+        "unit_history": [
+            {"unit": str(h.unit), "started_at": when(h.started_at), "ended_at": when(h.ended_at)}
+            for h in member.unit_history.select_related("unit__employer", "unit__client")
+        ],
+        "cards": [
+            {"code": str(c.code), "signed_at": when(c.signed_at), "revoked_at": when(c.revoked_at), "signed": c.signed}
+            for c in member.cards.all()
+        ],
+        "support_assessments": [
+            {"level": a.level.value, "label": a.level.label, "recorded_at": when(a.recorded_at)}
+            for a in member.assessments.select_related("level")
+        ],
+        "invitations_sent": [
+            {"created_at": when(i.created_at), "expires_at": when(i.expires_at), "used": i.used_at is not None}
+            for i in member.invitations_sent.all()
+        ],
+    }
+    audit_record(actor, "member.export", member, local_id=member.local_id)
+    return data
+
+
+@transaction.atomic
+def member_erase(*, actor: User, member: Member) -> Member:
+    """Erase the member's personal data and close their account, keeping a pseudonymous record.
+
+    The Member row stays (with `erased_at`), so grievances, ballots' "has voted" rows and the
+    audit log still point at something; everything that identifies the person is removed: the
+    encrypted fields and their blind indexes, the pseudonym, languages and job title, what the
+    cards said (the cards stay as revoked, content-less rows), organizers' assessments, and on
+    the account the handle, email, password, two-factor devices, roles and sessions.
+    """
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    member = Member.objects.select_for_update().select_related("user", "local").get(pk=member.pk)
+    now = timezone.now()
+    user = member.user
+    if user is not None:
+        # Rename first, so that every record written from here on names the erased handle only.
+        user.handle = f"erased-{uuid.uuid4().hex[:12]}"
+        user.set_email(None)
+        user.set_unusable_password()
+        user.language = "en"
+        user.save(update_fields=["handle", "email", "email_index", "password", "language"])
+        if actor is not None and actor.pk == user.pk:
+            actor = user
+    if member.status != Member.Status.RESIGNED and can_move(member.status, Member.Status.RESIGNED):
+        _set_status(actor=actor, member=member, new=Member.Status.RESIGNED, reason="erased by member")
+    for card in UnionCard.objects.select_for_update().filter(member=member):
+        card.signed = {"erased": True}
+        card.revoked_at = card.revoked_at or now
+        card.save(update_fields=["signed", "revoked_at"])
+    SupportAssessment.objects.filter(member=member).delete()
+    member.legal_name = member.notes = None
+    member.set_email(None)
+    member.set_phone(None)
+    member.set_languages([])
+    member.pseudonym, member.job_title, member.erased_at = ERASED_PSEUDONYM, "", now
+    member.save()
+    if user is not None:
+        for grant in list(RoleGrant.objects.filter(user=user).select_related("local")):
+            role_revoke(actor=actor, user=user, local=grant.local)
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        user_deactivate(actor=actor, user=user, reason="erased by member")
+    audit_record(actor, "member.erase", member, local_id=member.local_id)
+    return member
+
