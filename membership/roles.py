@@ -38,6 +38,7 @@ LOCAL_PERMISSIONS = (
     ("manage_members", "Edit members, import and export the roll"),
     ("view_grievances", "See the local's grievances"),
     ("manage_grievances", "Work the local's grievances"),
+    ("view_restricted_grievances", "See the local's restricted grievances"),
     ("draft_demands", "Draft bargaining demands"),
     ("manage_roles", "Grant and revoke roles"),
     ("view_audit", "See the local's audit log"),
