@@ -1,0 +1,37 @@
+"""Deadline reminders for assigned stewards. Idempotent per case, due date, steward and day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from grievances.models import Grievance, Reminder
+from union import emails
+from union.realtime import notify_user
+
+
+def send_reminders(today: date) -> int:
+    """Remind each assigned steward of open cases due soon or overdue; return how many were sent."""
+    sent = 0
+    cases = (Grievance.objects.open().filter(steward__isnull=False, steward__is_active=True, due_date__isnull=False)
+             .select_related("steward", "unit"))
+    for grievance in cases.iterator(chunk_size=500):
+        if grievance.deadline_state(today) == "ok":
+            continue
+        try:
+            with transaction.atomic():
+                Reminder.objects.create(grievance=grievance, due_date=grievance.due_date, sent_on=today,
+                                        recipient=grievance.steward)
+                steward = grievance.steward
+                with translation.override(steward.language or "en"):
+                    text = _("Case %(number)s has a deadline on %(date)s.") % {
+                        "number": grievance.number, "date": grievance.due_date.isoformat()}
+                notify_user(steward.pk, kind="grievance.deadline", text=text, url=f"/grievances/{grievance.code}/")
+                transaction.on_commit(lambda s=steward: emails.account_news(s))
+        except IntegrityError:
+            continue  # already reminded today about this deadline
+        sent += 1
+    return sent

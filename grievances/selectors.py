@@ -1,0 +1,41 @@
+"""Grievance queries that depend on who is looking, filtered in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from grievances.models import Grievance
+from membership.selectors import locals_where
+
+
+def grievance_list_visible_to(user: Any) -> QuerySet[Grievance]:
+    """Every case the user may see (see grievances/permissions.py for the rules)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Grievance.objects.none()
+    draft = Grievance.Status.DRAFT
+    restricted = Grievance.Confidentiality.RESTRICTED
+    officer_locals = locals_where(user, "view_grievances").values("pk")
+    restricted_locals = locals_where(user, "view_restricted_grievances").values("pk")
+    visible = (
+        Q(filed_by=user, status=draft)
+        | (~Q(status=draft) & (
+            Q(steward=user)
+            | Q(grievant__member__user=user)
+            | (Q(local__in=officer_locals) & ~Q(confidentiality=restricted))
+            | Q(local__in=restricted_locals)
+        ))
+    )
+    ids = Grievance.objects.filter(visible).values("pk")
+    return Grievance.objects.filter(pk__in=ids)
+
+
+def my_cases(user: Any) -> QuerySet[Grievance]:
+    """A steward's open cases, next deadline first."""
+    return (
+        grievance_list_visible_to(user)
+        .filter(steward=user, status=Grievance.Status.OPEN)
+        .select_related("category", "step", "unit", "local")
+        .order_by("due_date", "number")
+    )

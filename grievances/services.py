@@ -1,0 +1,325 @@
+"""Writes on grievances. Callers have checked access with grievances/permissions.py first.
+
+Every service is atomic, writes the case's timeline and the audit log, and sends notifications
+only after commit. Notifications and emails name no details: a case number at most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from grievances import files
+from grievances.deadlines import add_days
+from grievances.evidence import check_upload
+from grievances.models import (
+    AdverseAction,
+    CaseCounter,
+    Category,
+    Custody,
+    Event,
+    Evidence,
+    Grievance,
+    Grievant,
+    Letter,
+    Step,
+)
+from membership.models import BargainingUnit, Local, Member, User
+from union.audit import audit_record
+from union.realtime import notify_user
+
+ERR_NOT_DRAFT = _("Only a draft can be submitted.")
+ERR_NOT_OPEN = _("This case is not open.")
+ERR_NOT_CLOSED = _("Only a closed case can be reopened.")
+ERR_STEP = _("A case moves one step forward at a time; it cannot go from %(current)s to %(new)s.")
+ERR_LAST_STEP = _("This case is already at its last step.")
+ERR_AMOUNT = _("A settlement needs the amount agreed.")
+ERR_NO_AMOUNT = _("Only a settlement has an amount.")
+ERR_STEWARD = _("A steward must be an officer of this local who works grievances.")
+ERR_GRIEVANTS = _("A case needs at least one grievant from this local.")
+ERR_EMPTY = _("Write something first.")
+ERR_CORRECT_ONCE = _("Correct the original entry, not a correction.")
+NOTE_KINDS = (Event.Kind.NOTE, Event.Kind.SHARED_NOTE, Event.Kind.MEETING, Event.Kind.EMPLOYER_RESPONSE,
+              Event.Kind.DOCUMENT)
+
+
+class GrievanceError(Exception):
+    """A change the workflow does not allow; the message is safe to show."""
+
+
+def _event(grievance: Grievance, kind: str, actor: User | None, *, body: str = "", shared: bool = False,
+           occurred_on: date | None = None, corrects: Event | None = None, **data: Any) -> Event:
+    return Event.objects.create(grievance=grievance, kind=kind, author=actor, body=body or None, shared=shared,
+                                occurred_on=occurred_on, corrects=corrects, data=data)
+
+
+def _tell(users: list[User], text: Any, grievance: Grievance) -> None:
+    """In-app notice to each user, in their language, naming the case number only."""
+    for user in users:
+        if user is None or not user.is_active:
+            continue
+        with translation.override(user.language or "en"):
+            notify_user(user.pk, kind="grievance.update", text=str(text) % {"number": grievance.number or ""},
+                        url=f"/grievances/{grievance.code}/")
+
+
+def _grievant_users(grievance: Grievance) -> list[User]:
+    return [g.member.user for g in Grievant.objects.filter(grievance=grievance).select_related("member__user")
+            if g.member.user is not None]
+
+
+def _lock(grievance: Grievance) -> Grievance:
+    return Grievance.objects.select_for_update().select_related("unit", "step", "local").get(pk=grievance.pk)
+
+
+def _due(step: Step, start: date, grievance: Grievance) -> date:
+    return add_days(start, step.deadline_days, kind=step.day_kind, country=grievance.country)
+
+
+@transaction.atomic
+def grievance_create(*, actor: User, local: Local, category: Category, grievants: list[Member], title: str,
+                     narrative: str = "", remedy: str = "", unit: BargainingUnit | None = None,
+                     incident_date: date | None = None, contract_article: str = "", sensitive: bool = False,
+                     letter_may_name: bool = False, confidentiality: str = Grievance.Confidentiality.NORMAL,
+                     ) -> Grievance:
+    """A draft case, by a member for themselves or by a steward on a member's behalf."""
+    if not grievants or any(m.local_id != local.pk for m in grievants):
+        raise GrievanceError(ERR_GRIEVANTS)
+    grievance = Grievance(
+        union=local.union, local=local, unit=unit, employer=unit.employer if unit else None, category=category,
+        filed_by=actor, title=title, narrative=narrative or None, remedy=remedy or None,
+        incident_date=incident_date, contract_article=contract_article, sensitive=sensitive,
+        letter_may_name=letter_may_name, confidentiality=confidentiality,
+    )
+    grievance.full_clean(exclude=["grievants"])
+    grievance.save()
+    Grievant.objects.bulk_create([Grievant(grievance=grievance, member=m) for m in grievants])
+    audit_record(actor, "grievance.draft", grievance, local_id=local.pk, grievants=len(grievants))
+    return grievance
+
+
+@transaction.atomic
+def grievance_update_draft(*, actor: User, grievance: Grievance, **fields: Any) -> Grievance:
+    grievance = _lock(grievance)
+    if grievance.status != Grievance.Status.DRAFT:
+        raise GrievanceError(ERR_NOT_DRAFT)
+    for name, value in fields.items():
+        setattr(grievance, name, value)
+    grievance.full_clean(exclude=["grievants"])
+    grievance.save()
+    return grievance
+
+
+def _next_number(grievance: Grievance) -> str:
+    year = timezone.localdate().year
+    counter, _created = CaseCounter.objects.select_for_update().get_or_create(union=grievance.union, year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"GRV-{year}-{counter.last:04d}"
+
+
+@transaction.atomic
+def grievance_submit(*, actor: User, grievance: Grievance) -> Grievance:
+    """File the draft: it gets its number, enters the first step and its deadline starts."""
+    grievance = _lock(grievance)
+    if grievance.status != Grievance.Status.DRAFT:
+        raise GrievanceError(ERR_NOT_DRAFT)
+    first = Step.objects.filter(union=grievance.union).order_by("position").first()
+    today = timezone.localdate()
+    grievance.number = _next_number(grievance)
+    grievance.status, grievance.opened_at = Grievance.Status.OPEN, timezone.now()
+    grievance.step, grievance.step_started = first, today
+    grievance.due_date = _due(first, today, grievance) if first else None
+    grievance.save()
+    _event(grievance, Event.Kind.FILED, actor, shared=True, step=first.slug if first else "")
+    audit_record(actor, "grievance.submit", grievance, local_id=grievance.local_id, number=grievance.number)
+    _tell(_grievant_users(grievance), _("Case %(number)s was filed."), grievance)
+    return grievance
+
+
+@transaction.atomic
+def grievance_advance(*, actor: User, grievance: Grievance, step: Step, triggered_on: date | None = None) -> Grievance:
+    """Move an open case to the next step; its deadline counts from `triggered_on` (default today)."""
+    grievance = _lock(grievance)
+    if grievance.status != Grievance.Status.OPEN:
+        raise GrievanceError(ERR_NOT_OPEN)
+    following = Step.objects.filter(union=grievance.union, position__gt=grievance.step.position).order_by("position")
+    nxt = following.first()
+    if nxt is None:
+        raise GrievanceError(ERR_LAST_STEP)
+    if step.pk != nxt.pk:
+        raise GrievanceError(ERR_STEP % {"current": grievance.step.name, "new": step.name})
+    start = triggered_on or timezone.localdate()
+    previous = grievance.step.slug
+    grievance.step, grievance.step_started, grievance.due_date = step, start, _due(step, start, grievance)
+    grievance.save(update_fields=["step", "step_started", "due_date"])
+    _event(grievance, Event.Kind.STEP, actor, shared=True, occurred_on=start, **{"from": previous, "to": step.slug})
+    audit_record(actor, "grievance.advance", grievance, local_id=grievance.local_id, step=step.slug)
+    _tell(_grievant_users(grievance), _("Case %(number)s moved to its next step."), grievance)
+    return grievance
+
+
+@transaction.atomic
+def grievance_close(*, actor: User, grievance: Grievance, outcome: str, amount: Decimal | None = None,
+                    summary: str = "") -> Grievance:
+    grievance = _lock(grievance)
+    if grievance.status != Grievance.Status.OPEN:
+        raise GrievanceError(ERR_NOT_OPEN)
+    outcome = Grievance.Outcome(outcome)
+    if outcome == Grievance.Outcome.SETTLED and amount is None:
+        raise GrievanceError(ERR_AMOUNT)
+    if outcome != Grievance.Outcome.SETTLED and amount is not None:
+        raise GrievanceError(ERR_NO_AMOUNT)
+    grievance.status, grievance.outcome, grievance.settlement_amount = Grievance.Status.CLOSED, outcome, amount
+    grievance.closed_at, grievance.due_date = timezone.now(), None
+    grievance.save(update_fields=["status", "outcome", "settlement_amount", "closed_at", "due_date"])
+    _event(grievance, Event.Kind.OUTCOME, actor, body=summary, shared=True, outcome=str(outcome),
+           amount=str(amount) if amount is not None else None)
+    audit_record(actor, "grievance.close", grievance, local_id=grievance.local_id, outcome=str(outcome))
+    _tell(_grievant_users(grievance), _("Case %(number)s was closed."), grievance)
+    return grievance
+
+
+@transaction.atomic
+def grievance_reopen(*, actor: User, grievance: Grievance, reason: str) -> Grievance:
+    grievance = _lock(grievance)
+    if grievance.status != Grievance.Status.CLOSED:
+        raise GrievanceError(ERR_NOT_CLOSED)
+    if not reason.strip():
+        raise GrievanceError(ERR_EMPTY)
+    today = timezone.localdate()
+    previous = grievance.outcome
+    grievance.status, grievance.outcome, grievance.settlement_amount, grievance.closed_at = (
+        Grievance.Status.OPEN, "", None, None)
+    grievance.step_started = today
+    grievance.due_date = _due(grievance.step, today, grievance) if grievance.step else None
+    grievance.save()
+    _event(grievance, Event.Kind.REOPENED, actor, body=reason, shared=True, previous=previous)
+    audit_record(actor, "grievance.reopen", grievance, local_id=grievance.local_id, previous=previous)
+    return grievance
+
+
+@transaction.atomic
+def grievance_assign(*, actor: User, grievance: Grievance, steward: User) -> Grievance:
+    """Assign (or reassign) the steward; they must work grievances in this local."""
+    grievance = _lock(grievance)
+    if not steward.is_active or not steward.has_perm("membership.manage_grievances", grievance.local):
+        raise GrievanceError(ERR_STEWARD)
+    previous = grievance.steward_id
+    grievance.steward = steward
+    grievance.save(update_fields=["steward"])
+    _event(grievance, Event.Kind.ASSIGNMENT, actor, shared=True, steward=steward.handle)
+    audit_record(actor, "grievance.assign", grievance, local_id=grievance.local_id, steward_id=steward.pk,
+                 previous_id=previous)
+    _tell([steward], _("You were assigned case %(number)s."), grievance)
+    return grievance
+
+
+@transaction.atomic
+def event_add(*, actor: User, grievance: Grievance, kind: str, body: str, shared: bool = False,
+              occurred_on: date | None = None) -> Event:
+    """A note, meeting, employer response or document entry. Shared notes reach the grievants."""
+    kind = Event.Kind(kind)
+    if kind not in NOTE_KINDS:
+        raise GrievanceError(ERR_EMPTY)
+    if not body.strip():
+        raise GrievanceError(ERR_EMPTY)
+    shared = shared or kind == Event.Kind.SHARED_NOTE
+    if kind == Event.Kind.NOTE:
+        shared = False
+    event = _event(grievance, kind, actor, body=body, shared=shared, occurred_on=occurred_on)
+    audit_record(actor, "grievance.event", grievance, local_id=grievance.local_id, kind=str(kind), shared=shared)
+    if shared:
+        _tell([u for u in _grievant_users(grievance) if u.pk != actor.pk], _("There is news on case %(number)s."),
+              grievance)
+    return event
+
+
+@transaction.atomic
+def event_correct(*, actor: User, event: Event, body: str) -> Event:
+    """Correct an entry by adding one: the original stays as it was written."""
+    if event.kind == Event.Kind.CORRECTION:
+        raise GrievanceError(ERR_CORRECT_ONCE)
+    if not body.strip():
+        raise GrievanceError(ERR_EMPTY)
+    correction = _event(event.grievance, Event.Kind.CORRECTION, actor, body=body, shared=event.shared, corrects=event)
+    audit_record(actor, "grievance.correct", event.grievance, local_id=event.grievance.local_id)
+    return correction
+
+
+@transaction.atomic
+def adverse_action_add(*, actor: User, grievance: Grievance, kind: str, occurred_on: date,
+                       description: str = "") -> AdverseAction:
+    action = AdverseAction.objects.create(grievance=grievance, kind=AdverseAction.Kind(kind), occurred_on=occurred_on,
+                                          description=description or None, recorded_by=actor)
+    audit_record(actor, "grievance.adverse_action", grievance, local_id=grievance.local_id, kind=kind)
+    return action
+
+
+def evidence_upload(*, actor: User, grievance: Grievance, name: str, content: bytes) -> Evidence:
+    """Check, clean and store an upload (raises EvidenceRejected). Nothing is left behind on failure."""
+    clean = check_upload(name, content)
+    storage_name = files.store("evidence", clean.content)
+    try:
+        with transaction.atomic():
+            evidence = Evidence.objects.create(
+                grievance=grievance, filename=clean.name, content_type=clean.content_type, size=len(clean.content),
+                sha256=hashlib.sha256(clean.content).hexdigest(), storage_name=storage_name, uploaded_by=actor,
+            )
+            Custody.objects.create(evidence=evidence, action=Custody.Action.UPLOAD, actor=actor)
+            _event(grievance, Event.Kind.DOCUMENT, actor, shared=False, evidence=str(evidence.code),
+                   sha256=evidence.sha256)
+            audit_record(actor, "evidence.upload", evidence, local_id=grievance.local_id, sha256=evidence.sha256)
+    except BaseException:
+        files.remove("evidence", storage_name)
+        raise
+    return evidence
+
+
+@transaction.atomic
+def evidence_read(*, actor: User, evidence: Evidence) -> bytes:
+    """The decrypted file, with the download recorded in the chain of custody."""
+    Custody.objects.create(evidence=evidence, action=Custody.Action.DOWNLOAD, actor=actor)
+    audit_record(actor, "evidence.download", evidence, local_id=evidence.grievance.local_id)
+    return files.load("evidence", evidence.storage_name)
+
+
+def letter_issue(*, actor: User, grievance: Grievance, facts: str) -> Letter:
+    """Render the step letter to PDF and keep it, hashed, as a new version that never changes."""
+    from union.pdf import html_to_pdf
+
+    names = []
+    if grievance.letter_may_name and grievance.confidentiality == Grievance.Confidentiality.NORMAL:
+        names = [m.legal_name or m.pseudonym for m in grievance.grievants.all()]
+    with translation.override("en"):
+        pdf = html_to_pdf("grievances/pdf/letter.html", {
+            "grievance": grievance, "facts": facts, "names": names, "remedy": grievance.remedy or "",
+            "issued_on": timezone.localdate(), "title": gettext("Grievance %(number)s") % {"number": grievance.number},
+        })
+    storage_name = files.store("letters", pdf)
+    try:
+        with transaction.atomic():
+            grievance = _lock(grievance)
+            version = (grievance.letters.aggregate(v=Max("version"))["v"] or 0) + 1
+            letter = Letter.objects.create(grievance=grievance, version=version, step=grievance.step,
+                                           sha256=hashlib.sha256(pdf).hexdigest(), storage_name=storage_name,
+                                           size=len(pdf), issued_by=actor)
+            _event(grievance, Event.Kind.LETTER, actor, shared=True, version=version, sha256=letter.sha256)
+            audit_record(actor, "grievance.letter", grievance, local_id=grievance.local_id, version=version,
+                         sha256=letter.sha256)
+    except BaseException:
+        files.remove("letters", storage_name)
+        raise
+    return letter
+
+
+def letter_read(*, letter: Letter) -> bytes:
+    return files.load("letters", letter.storage_name)
