@@ -54,7 +54,7 @@ def key_of(entry: polib.POEntry) -> str:
 
 def placeholders(text: str, flags: list[str]) -> list[str]:
     found = [p for p in PERCENT.findall(text) if p != "%%"] if "python-format" in flags else []
-    if "brace-format" in flags:
+    if any(flag.endswith("brace-format") for flag in flags):  # brace-format, python-brace-format
         found += BRACE.findall(text)
     return sorted(found)
 

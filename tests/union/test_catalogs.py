@@ -47,7 +47,7 @@ def fuzzy(catalog: polib.POFile) -> list[str]:
 
 def placeholders(text: str, flags: list[str]) -> list[str]:
     found = [p for p in PERCENT.findall(text) if p != "%%"] if "python-format" in flags else []
-    if "brace-format" in flags:
+    if any(flag.endswith("brace-format") for flag in flags):  # brace-format, python-brace-format
         found += BRACE.findall(text)
     return sorted(found)
 
@@ -120,6 +120,7 @@ def test_the_checks_catch_a_broken_catalog() -> None:
     catalog.append(polib.POEntry(msgid="Welcome, %(handle)s", msgstr="Karibu, %(name)s", flags=["python-format"]))
     catalog.append(polib.POEntry(msgid="Page %(n)s of %(total)s", msgstr="Ukurasa %(n)s", flags=["python-format"]))
     catalog.append(polib.POEntry(msgid="Hello {name}", msgstr="Habari", flags=["brace-format"]))
+    catalog.append(polib.POEntry(msgid="{count} rooms", msgstr="vyumba {n}", flags=["python-brace-format"]))
     catalog.append(polib.POEntry(msgid="100% sure", msgstr="Hakika kabisa"))  # not python-format: no check
     catalog.append(polib.POEntry(
         msgid="%(n)s code left", msgid_plural="%(n)s codes left", flags=["python-format"],
@@ -132,7 +133,8 @@ def test_the_checks_catch_a_broken_catalog() -> None:
     assert untranslated(catalog) == ["Log in", "%(n)s code left"]
     assert fuzzy(catalog) == ["(the header)", "Log out"]
     assert [line.split(":")[0] for line in placeholder_mismatches(catalog)] == [
-        "'Welcome, %(handle)s'", "'Page %(n)s of %(total)s'", "'Hello {name}'", "'%(n)s code left'",
+        "'Welcome, %(handle)s'", "'Page %(n)s of %(total)s'", "'Hello {name}'", "'{count} rooms'",
+        "'%(n)s code left'",
     ]
     assert plural_count_mismatches(catalog) == ["%(n)s room"]
 
