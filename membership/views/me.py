@@ -62,7 +62,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest) -> HttpResponse:
     member = _own_member(request)
-    form = ProfileForm(request.POST or None, member=member, user=request.user)
+    form = ProfileForm(request.POST if request.method == "POST" else None, member=member, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             member_update_profile(actor=request.user, member=member, **form.cleaned_data)
@@ -95,7 +95,7 @@ def export(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def resign(request: HttpRequest) -> HttpResponse:
     member = _own_member(request)
-    form = ConfirmForm(request.POST or None)
+    form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             member_resign(actor=request.user, member=member)
@@ -114,7 +114,7 @@ def resign(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def erase(request: HttpRequest) -> HttpResponse:
     member = _own_member(request)
-    form = EraseForm(request.POST or None, user=request.user)
+    form = EraseForm(request.POST if request.method == "POST" else None, user=request.user)
     if request.method == "POST" and form.is_valid():
         member_erase(actor=request.user, member=member)
         logout(request)
