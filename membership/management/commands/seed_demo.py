@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from membership.cardtext import ensure_default_card_texts
 from membership.models import BargainingUnit, ClientPlatform, Employer, Local, Member, Union, UnitHistory, User
 from membership.services import role_grant
+from membership.support import support_levels_seed_defaults
 
 DEMO_PASSWORD = "tessera-demo-2026"  # noqa: S105 - public demo credential, refused in production
 # handle, local slug, role, pseudonym, legal name (fictional)
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             raise CommandError("seed_demo refuses to run in production: it creates accounts with a public password.")
         with transaction.atomic():
             locals_by_slug, units = self.structure()
+            support_levels_seed_defaults(actor=None, union=locals_by_slug["nairobi"].union)
             officers = []
             for handle, local_slug, role, pseudonym, legal_name in PEOPLE:
                 user = self.person(handle, locals_by_slug[local_slug], role, pseudonym, legal_name, units[local_slug])
