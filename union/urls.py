@@ -9,6 +9,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("account/", include("membership.account_urls")),
     path("audit/", views.audit_log, name="audit_log"),
+    path("grievances/", include("grievances.urls")),
     path("", include("membership.urls")),
 ]
 
