@@ -42,8 +42,25 @@ C1_CONTROLS = re.compile("[\x80-\x9f]")
 
 # --- access -----------------------------------------------------------------------------------
 
+def local_perms(user: Any, local: Local) -> frozenset[str]:
+    """The user's permission codenames on `local`, read once per request (two queries).
+
+    Each `user.has_perm(..., obj)` makes guardian query again; a page that asks three questions
+    would pay six queries. The answer is kept on the user object, which lives for one request,
+    so a revoked role still takes effect on the next request.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cache = user.__dict__.setdefault("_tessera_local_perms", {})
+    if local.pk not in cache:
+        from guardian.core import ObjectPermissionChecker
+
+        cache[local.pk] = frozenset(ObjectPermissionChecker(user).get_perms(local))
+    return cache[local.pk]
+
+
 def _has(user: Any, codename: str, local: Local) -> bool:
-    return bool(getattr(user, "is_active", False) and user.has_perm(f"membership.{codename}", local))
+    return codename in local_perms(user, local)
 
 
 def access_roll_local(user: Any, code: Any, *, need: str = "view_roll") -> Local:

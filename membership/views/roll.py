@@ -34,7 +34,7 @@ from union.audit import audit_record
 
 
 def _has(user: Any, codename: str, local: Local) -> bool:
-    return bool(user.has_perm(f"membership.{codename}", local))
+    return codename in roll.local_perms(user, local)
 
 
 def _filters(request: HttpRequest, local: Local) -> tuple[RollFilterForm, dict[str, Any]]:
