@@ -1,4 +1,9 @@
 """Every WebSocket route of the project, gathered from the apps."""
 
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from union.consumers import NotificationConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/notifications/", NotificationConsumer.as_asgi()),
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -27,12 +28,38 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "union/home.html", {"grants": grants, "can_view_audit": can_view_audit(request.user)})
 
 
-async def _layer_roundtrip() -> None:
+async def _read_until_cancelled(layer: Any, channel: str, received: asyncio.Future[dict[str, Any]]) -> None:
+    while True:
+        message = await layer.receive(channel)
+        if not received.done():
+            received.set_result(message)
+
+
+async def _layer_roundtrip(timeout: float = 2) -> None:
+    """Send a message to a fresh channel and read it back, all within `timeout` seconds.
+
+    Under Daphne this runs on the server's own event loop, where the layer lives as long as the
+    process. RedisPubSubChannelLayer unsubscribes a channel only when a pending receive() on it is
+    cancelled (as happens when a consumer goes away); a probe that simply returned from receive()
+    would leave one subscription behind per health check. So the probe reads the way a consumer
+    does, and cancels its reader at the end.
+    """
     layer = get_channel_layer()
-    channel = await layer.new_channel("healthz.")
-    marker = uuid.uuid4().hex
-    await layer.send(channel, {"type": "healthz", "marker": marker})
-    message = await asyncio.wait_for(layer.receive(channel), timeout=2)
+    async with asyncio.timeout(timeout):
+        channel = await layer.new_channel("healthz.")
+        received: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        reader = asyncio.ensure_future(_read_until_cancelled(layer, channel, received))
+        try:
+            marker = uuid.uuid4().hex
+            await layer.send(channel, {"type": "healthz", "marker": marker})
+            await asyncio.wait([received, reader], return_when=asyncio.FIRST_COMPLETED)
+            if not received.done():
+                reader.result()  # the reader stops only by raising: pass its error on
+            message = received.result()
+        finally:
+            reader.cancel()
+            # Bounded: the cancelled reader unsubscribes, which must not hang on a Redis that hangs.
+            await asyncio.wait([reader], timeout=1)
     if message.get("marker") != marker:
         raise RuntimeError("channel layer returned another message")
 
