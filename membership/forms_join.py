@@ -106,6 +106,9 @@ class JoinForm(forms.Form):
                 self.add_error("local", ERR_LOCAL_NEEDED)
         return data
 
-    def consents(self) -> dict[str, bool]:
-        """What was agreed, as the words shown (in the visitor's language), kept with the card."""
-        return {str(label): True for name, label in CONSENTS if self.cleaned_data.get(name)}
+    def consents(self) -> dict[str, str]:
+        """What was agreed, as the words shown (in the visitor's language), kept with the card.
+
+        Keyed "1", "2", "3" so the order survives JSON with sorted keys.
+        """
+        return {str(n): str(label) for n, (name, label) in enumerate(CONSENTS, 1) if self.cleaned_data.get(name)}

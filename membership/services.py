@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models, transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -160,7 +162,7 @@ def member_join(
     phone: str,
     languages: list[str],
     card_text: CardText,
-    consents: dict[str, bool],
+    consents: dict[str, Any],
     invitation: Invitation | None = None,
     confirmed: bool = True,
 ) -> Member:
@@ -211,7 +213,7 @@ def member_join(
 
 
 @transaction.atomic
-def card_sign(*, member: Member, card_text: CardText, signature_name: str, consents: dict[str, bool],
+def card_sign(*, member: Member, card_text: CardText, signature_name: str, consents: dict[str, Any],
               advance_status: bool = True) -> UnionCard:
     """Sign the card: the text, typed name, consents and time are kept together, encrypted.
 
@@ -467,7 +469,7 @@ def join_submit(
     phone: str,
     languages: list[str],
     card_text: CardText,
-    consents: dict[str, bool],
+    consents: dict[str, Any],
     language: str,
     invitation: Invitation | None = None,
 ) -> Member | None:
