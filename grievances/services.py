@@ -323,3 +323,8 @@ def letter_issue(*, actor: User, grievance: Grievance, facts: str) -> Letter:
 
 def letter_read(*, letter: Letter) -> bytes:
     return files.load("letters", letter.storage_name)
+
+
+def grievance_export_record(*, actor: User, local: Local, rows: int) -> None:
+    """Audit a CSV export of the local's cases (dashboard): who, which local, how many rows."""
+    audit_record(actor, "grievance.export", local, local_id=local.pk, rows=rows)

@@ -1,0 +1,231 @@
+"""Figures for the grievance dashboard, aggregated in SQL, their SVG charts, and the CSV export.
+
+Every figure starts from `grievance_list_visible_to(user)`, so a restricted case counts only for
+those who may open it. Each figure is one query, whatever the number of cases; the deadline flags
+need the date that is "due soon" per country, computed in Python from the holidays library for
+the few countries of the local's units and passed to SQL as plain dates.
+
+The charts are SVG with presentation attributes and classes, never a style attribute (strict
+CSP), hidden from screen readers: the page puts a table with the same numbers beside each one.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from grievances.deadlines import DUE_SOON_WORKING_DAYS, WORKING, add_days
+from grievances.models import Grievance
+from grievances.selectors import grievance_list_visible_to
+from membership.models import Local
+from membership.roll import neutralise
+
+MONTHS = 12
+EXPORT_CHUNK = 500
+
+
+@dataclass
+class Bar:
+    label: str
+    count: int
+
+
+def cases_for(user: Any, local: Local, filters: dict[str, Any]) -> QuerySet[Grievance]:
+    """The local's filed cases this user may see, narrowed by the dashboard's filters. No drafts."""
+    qs = grievance_list_visible_to(user).filter(local=local).exclude(status=Grievance.Status.DRAFT)
+    if filters.get("unit"):
+        qs = qs.filter(unit=filters["unit"])
+    if filters.get("category"):
+        qs = qs.filter(category=filters["category"])
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("opened_from"):
+        qs = qs.filter(opened_at__date__gte=filters["opened_from"])
+    if filters.get("opened_to"):
+        qs = qs.filter(opened_at__date__lte=filters["opened_to"])
+    return qs
+
+
+def _bars(rows: Any, label: str) -> list[Bar]:
+    return [Bar(label=_(row[label]) if row[label] else _("None"), count=row["n"]) for row in rows]
+
+
+def by_step(qs: QuerySet[Grievance]) -> list[Bar]:
+    """Open cases per workflow step, in workflow order."""
+    rows = (qs.filter(status=Grievance.Status.OPEN).values("step__position", "step__name")
+            .annotate(n=Count("pk")).order_by("step__position"))
+    return _bars(rows, "step__name")
+
+
+def by_category(qs: QuerySet[Grievance]) -> list[Bar]:
+    rows = qs.values("category__position", "category__name").annotate(n=Count("pk")).order_by("category__position")
+    return _bars(rows, "category__name")
+
+
+def by_employer(qs: QuerySet[Grievance]) -> list[Bar]:
+    rows = qs.values("employer__name").annotate(n=Count("pk")).order_by("-n", "employer__name")
+    return _bars(rows, "employer__name")
+
+
+def due_soon_limits(local: Local, today: date) -> dict[str, date]:
+    """Per country of the local's units, the last due date that is still "due soon" today."""
+    # The day before the next working day after the limit: a deadline that falls on a weekend or
+    # holiday right after the third working day is still within three working days.
+    countries = set(local.units.values_list("country", flat=True)) | {""}
+    return {c: add_days(today, DUE_SOON_WORKING_DAYS + 1, kind=WORKING, country=c) - timedelta(days=1)
+            for c in countries}
+
+
+def deadlines(qs: QuerySet[Grievance], limits: dict[str, date], today: date) -> dict[str, int]:
+    """Open cases overdue, due soon and on time, as `Grievance.deadline_state` would say, in one query."""
+    soon = Q()
+    for country, limit in limits.items():
+        where = Q(unit__country=country) if country else (Q(unit__isnull=True) | Q(unit__country=""))
+        soon |= where & Q(due_date__lte=limit)
+    open_ = Q(status=Grievance.Status.OPEN)
+    counts = qs.aggregate(
+        overdue=Count("pk", filter=open_ & Q(due_date__lt=today)),
+        due_soon=Count("pk", filter=open_ & Q(due_date__gte=today) & soon),
+        open=Count("pk", filter=open_),
+    )
+    counts["ok"] = counts["open"] - counts["overdue"] - counts["due_soon"]
+    return counts
+
+
+def _month_starts(today: date, months: int) -> list[date]:
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    return [date((index + i) // 12, (index + i) % 12 + 1, 1) for i in range(months)]
+
+
+def per_month(qs: QuerySet[Grievance], today: date, *, months: int = MONTHS) -> list[tuple[date, int]]:
+    """Cases opened per calendar month over the last `months` months, empty months included."""
+    starts = _month_starts(today, months)
+    rows = (qs.filter(opened_at__date__gte=starts[0]).annotate(month=TruncMonth("opened_at"))
+            .values("month").annotate(n=Count("pk")).order_by())
+    counts: dict[date, int] = {}
+    for row in rows:
+        month = row["month"]
+        key = (timezone.localtime(month) if timezone.is_aware(month) else month).date().replace(day=1)
+        counts[key] = counts.get(key, 0) + row["n"]
+    return [(start, counts.get(start, 0)) for start in starts]
+
+
+# ---------------------------------------------------------------------------------------------
+# SVG
+# ---------------------------------------------------------------------------------------------
+
+WIDTH = 600
+ROW = 30
+LABEL_WIDTH = 220
+LABEL_CHARS = 30
+
+
+def _n(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def _svg(height: int, title: str, body: SafeString) -> SafeString:
+    return format_html(
+        '<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-hidden="true" '
+        'focusable="false" xmlns="http://www.w3.org/2000/svg"><title>{title}</title>{body}</svg>',
+        w=WIDTH, h=height, title=title, body=body,
+    )
+
+
+def bars_svg(bars: list[Bar], *, title: str, css: str = "bar") -> SafeString:
+    """Horizontal bars: label on the left, bar, and the count written after the bar."""
+    most = max((b.count for b in bars), default=0) or 1
+    span = WIDTH - LABEL_WIDTH - 50
+    rows = [
+        format_html(
+            '<g class="{css}"><text x="0" y="{ty}" font-size="13" fill="#1d1d1f">{label}</text>'
+            '<rect x="{x}" y="{y}" width="{w}" height="20" fill="#9b1c31"/>'
+            '<text x="{cx}" y="{ty}" font-size="13" fill="#1d1d1f">{n}</text></g>',
+            css=css, ty=i * ROW + 19, label=_short(bar.label), x=LABEL_WIDTH, y=i * ROW + 4,
+            w=_n(span * bar.count / most), cx=_n(LABEL_WIDTH + span * bar.count / most + 6), n=bar.count,
+        )
+        for i, bar in enumerate(bars)
+    ]
+    return _svg(max(len(bars), 1) * ROW + 4, title, format_html_join("", "{}", ((r,) for r in rows)))
+
+
+def months_svg(months: list[tuple[date, int]], *, title: str) -> SafeString:
+    """Vertical bars, one per month, with the count above each bar and MM/YY below."""
+    height, base, gap = 160, 135, 6
+    most = max((n for _m, n in months), default=0) or 1
+    slot = WIDTH / max(len(months), 1)
+    bars = []
+    for i, (start, count) in enumerate(months):
+        h, x = 110 * count / most, i * slot + gap / 2
+        bars.append(format_html(
+            '<g><rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#9b1c31"/>'
+            '<text x="{cx}" y="{ty}" font-size="12" text-anchor="middle" fill="#1d1d1f">{n}</text>'
+            '<text x="{cx}" y="{ly}" font-size="11" text-anchor="middle" fill="#5b5b66">{label}</text></g>',
+            x=_n(x), y=_n(base - h), w=_n(slot - gap), h=_n(h), cx=_n(x + (slot - gap) / 2), ty=_n(base - h - 4),
+            n=count, ly=height - 8, label=start.strftime("%m/%y"),
+        ))
+    body = format_html('<line x1="0" x2="{w}" y1="{b}" y2="{b}" stroke="#8a877e"/>{bars}', w=WIDTH, b=base,
+                       bars=format_html_join("", "{}", ((b,) for b in bars)))
+    return _svg(height, title, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV export: facts about each case, never its narrative, remedy, notes or grievants' names
+# ---------------------------------------------------------------------------------------------
+
+COLUMNS = ["number", "title", "status", "step", "category", "employer", "unit", "country", "confidentiality",
+           "incident_date", "contract_article", "opened", "due_date", "deadline", "outcome", "settlement_amount",
+           "closed", "steward", "grievants"]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _day(value: Any) -> str:
+    if value is None:
+        return ""
+    return timezone.localtime(value).date().isoformat() if hasattr(value, "tzinfo") else value.isoformat()
+
+
+def export_queryset(qs: QuerySet[Grievance]) -> QuerySet[Grievance]:
+    # `only` keeps the encrypted columns (narrative, remedy) out of the SELECT: they are never
+    # read, so never decrypted, whatever a later edit of the row function does by mistake.
+    return (qs.select_related("step", "category", "employer", "unit", "steward")
+            .only("number", "title", "status", "confidentiality", "incident_date", "contract_article", "opened_at",
+                  "due_date", "outcome", "settlement_amount", "closed_at", "step__name", "category__name",
+                  "employer__name", "unit__project", "unit__country", "steward__handle")
+            .annotate(grievant_count=Count("grievant", distinct=True)).order_by("opened_at", "pk"))
+
+
+def case_row(g: Grievance, today: date) -> list[Any]:
+    return [
+        g.number, g.title, g.status, g.step.name if g.step_id else "", g.category.name,
+        g.employer.name if g.employer_id else "", g.unit.project if g.unit_id else "", g.country, g.confidentiality,
+        _day(g.incident_date), g.contract_article, _day(g.opened_at), _day(g.due_date), g.deadline_state(today),
+        g.outcome, g.settlement_amount if g.settlement_amount is not None else "", _day(g.closed_at),
+        g.steward.handle if g.steward_id else "", g.grievant_count,
+    ]
+
+
+def export_lines(qs: QuerySet[Grievance], today: date) -> Iterator[str]:
+    """CSV lines, read a chunk at a time so memory stays flat; every cell neutralised for spreadsheets."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(COLUMNS)
+    for grievance in export_queryset(qs).iterator(chunk_size=EXPORT_CHUNK):
+        yield writer.writerow([neutralise(v) for v in case_row(grievance, today)])
