@@ -18,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadhandler import MemoryFileUploadHandler, SkipFile
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParser
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -195,19 +196,35 @@ class EvidenceUploadHandler(MemoryFileUploadHandler):
 
     def handle_raw_input(self, input_data: Any, META: Any, content_length: Any, boundary: Any,
                          encoding: Any = None) -> None:
-        self.activated, self.too_big, self.files = True, False, 0
+        self.activated, self.too_big, self.files, self.raw_name = True, False, 0, ""
 
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
+    def new_file(self, field_name: str, file_name: str, *args: Any, **kwargs: Any) -> None:
         self.files += 1
         if self.files > 1:
-            raise SkipFile
-        super().new_file(*args, **kwargs)
+            # Not SkipFile: the parser would close the first file, already received, along with it.
+            return
+        # UploadedFile.name keeps only the last path component: keep the name as sent, to judge it.
+        self.raw_name = file_name
+        super().new_file(field_name, file_name, *args, **kwargs)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        if self.files > 1:
+            return None
         if start + len(raw_data) > MAX_BYTES:
             self.too_big = True
             raise SkipFile
         return super().receive_data_chunk(raw_data, start)
+
+    def file_complete(self, file_size: int) -> Any:
+        return None if self.files > 1 else super().file_complete(file_size)
+
+
+class RawNameParser(MultiPartParser):
+    """Keeps each file name exactly as sent. Django would quietly cut "../../etc/passwd.txt" down to
+    "passwd.txt"; evidence_upload refuses such names instead, and says why."""
+
+    def sanitize_file_name(self, file_name: str) -> str | None:
+        return file_name or None
 
 
 def _evidence_page(request: HttpRequest, grievance: Grievance, level: str, form: EvidenceForm | None = None,
@@ -239,6 +256,10 @@ def work_evidence(request: HttpRequest, code: UUID) -> HttpResponse:
 def work_evidence_upload(request: HttpRequest, code: UUID) -> HttpResponse:
     handler = EvidenceUploadHandler(request)
     request.upload_handlers = [handler]
+    if request.content_type == "multipart/form-data":
+        # Parsed here, with our parser and handler, before anything reads request.POST.
+        request._post, request._files = RawNameParser(  # type: ignore[attr-defined]
+            request.META, request, [handler], request.encoding).parse()
     return _evidence_upload(request, code, handler)
 
 
@@ -250,11 +271,11 @@ def _evidence_upload(request: HttpRequest, code: UUID, handler: EvidenceUploadHa
     form = EvidenceForm(request.POST, request.FILES)
     upload = request.FILES.get("file")
     if handler.too_big or (upload is not None and upload.size > MAX_BYTES):
-        form = EvidenceForm()
-        form.add_error("file", str(ERR_SIZE))
+        form.is_valid()
+        form.errors["file"] = form.error_class([str(ERR_SIZE)])
     elif form.is_valid():
         try:
-            evidence = services.evidence_upload(actor=request.user, grievance=grievance, name=upload.name or "",
+            evidence = services.evidence_upload(actor=request.user, grievance=grievance, name=handler.raw_name,
                                                 content=upload.read())
         except EvidenceRejected as error:
             form.add_error("file", str(error))
