@@ -1,0 +1,151 @@
+"""Step letters: the PDF says what the steward wrote, names grievants only with consent, never changes."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from grievances import files
+from grievances.models import Grievance, Letter
+from grievances.services import letter_issue
+from membership.models import Member
+from tests.base import Personas, login_as
+from tests.grievances.factories import make_case
+from tests.services import need
+from union.models import AuditEvent
+
+NARRATIVE = "CANARY-NARRATIVE the team lead shouted at me"
+FACTS = "On 3 March the night shift was not paid.\nThe payslip shows 0 hours."
+
+
+@pytest.fixture(autouse=True)
+def media(settings: Any, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    need(shutil.which("pdftotext") is not None, "pdftotext not found (apt-get install poppler-utils)")
+    source = tmp_path / "letter.pdf"
+    source.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(source), "-"], check=True, capture_output=True,  # noqa: S607
+                          text=True).stdout
+
+
+def named_case(p: Personas, **fields: Any) -> Grievance:
+    member = Member.objects.get(user=p.member)
+    member.legal_name = "Wanjiru Kamau"
+    member.save()
+    return make_case(p, narrative=NARRATIVE, contract_article="Article 12.3", **fields)
+
+
+def issue(client: Client, grievance: Grievance, facts: str = FACTS) -> Any:
+    return client.post(reverse("grievances:work_letter_issue", kwargs={"code": grievance.code}), {"facts": facts})
+
+
+class TestContent:
+    def test_the_letter_holds_the_edited_facts_and_no_name_without_consent(self, personas: Personas,
+                                                                          tmp_path: Path) -> None:
+        case = named_case(personas)
+        response = issue(login_as(Client(), personas.steward), case)
+        assert response.status_code == 302
+        letter = Letter.objects.get()
+        text = pdf_text(files.load("letters", letter.storage_name), tmp_path)
+        assert case.number in text and "Article 12.3" in text
+        assert "night shift was not paid" in text and "payslip shows 0 hours" in text
+        assert "Pay what is owed" in text
+        assert "Wanjiru" not in text and "Kamau" not in text
+        assert "One member of the bargaining unit" in text
+        assert "CANARY-NARRATIVE" not in text
+
+    def test_the_letter_names_the_grievant_who_consented(self, personas: Personas, tmp_path: Path) -> None:
+        case = named_case(personas, letter_may_name=True)
+        issue(login_as(Client(), personas.steward), case)
+        text = pdf_text(files.load("letters", Letter.objects.get().storage_name), tmp_path)
+        assert "Wanjiru Kamau" in text
+
+    def test_consent_does_not_override_a_case_hidden_from_the_letter(self, personas: Personas,
+                                                                     tmp_path: Path) -> None:
+        case = named_case(personas, letter_may_name=True, confidentiality=Grievance.Confidentiality.NO_LETTER)
+        issue(login_as(Client(), personas.steward), case)
+        text = pdf_text(files.load("letters", Letter.objects.get().storage_name), tmp_path)
+        assert "Wanjiru" not in text
+
+
+class TestPage:
+    def test_the_narrative_is_offered_only_when_the_steward_asks(self, personas: Personas) -> None:
+        case = named_case(personas)
+        client = login_as(Client(), personas.steward)
+        url = reverse("grievances:work_letters", kwargs={"code": case.code})
+        assert NARRATIVE not in client.get(url).content.decode()
+        assert NARRATIVE in client.get(url, {"start": "narrative"}).content.decode()
+
+    def test_a_read_only_officer_sees_letters_but_cannot_start_from_the_narrative(self, personas: Personas) -> None:
+        case = named_case(personas)
+        letter_issue(actor=personas.steward, grievance=case, facts=FACTS)
+        page = login_as(Client(), personas.organizer).get(
+            reverse("grievances:work_letters", kwargs={"code": case.code}), {"start": "narrative"})
+        assert page.status_code == 200
+        content = page.content.decode()
+        assert NARRATIVE not in content and Letter.objects.get().sha256 in content
+        assert reverse("grievances:work_letter_issue", kwargs={"code": case.code}) not in content
+
+
+class TestIssue:
+    def test_versions_are_kept_and_never_change(self, personas: Personas) -> None:
+        case = named_case(personas)
+        client = login_as(Client(), personas.steward)
+        issue(client, case, "First version of the facts.")
+        first = Letter.objects.get()
+        first_bytes = files.load("letters", first.storage_name)
+        issue(client, case, "Second version of the facts.")
+        letters = list(Letter.objects.order_by("version"))
+        assert [letter.version for letter in letters] == [1, 2]
+        for letter in letters:
+            assert hashlib.sha256(files.load("letters", letter.storage_name)).hexdigest() == letter.sha256
+        assert files.load("letters", first.storage_name) == first_bytes
+        assert Letter.objects.get(pk=first.pk).sha256 == first.sha256
+        assert letters[0].sha256 != letters[1].sha256
+        page = client.get(reverse("grievances:work_letters", kwargs={"code": case.code})).content.decode()
+        assert letters[0].sha256 in page and letters[1].sha256 in page
+        assert AuditEvent.objects.filter(action="grievance.letter").count() == 2
+
+    def test_the_download_is_the_stored_pdf(self, personas: Personas) -> None:
+        letter = letter_issue(actor=personas.steward, grievance=named_case(personas), facts=FACTS)
+        response = login_as(Client(), personas.local_admin).get(
+            reverse("grievances:work_letter_download", kwargs={"code": letter.code}))
+        assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+        assert hashlib.sha256(response.content).hexdigest() == letter.sha256
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Content-Disposition"].startswith("attachment;")
+        assert AuditEvent.objects.filter(action="grievance.letter_download").exists()
+
+    def test_empty_facts_issue_nothing(self, personas: Personas, media: Path) -> None:
+        case = named_case(personas)
+        response = issue(login_as(Client(), personas.steward), case, "   ")
+        assert response.status_code == 400
+        assert not Letter.objects.exists() and not (media / "letters").exists()
+
+    @pytest.mark.parametrize(("persona", "status"), [("organizer", 403), ("member", 404), ("outsider", 404)])
+    def test_only_those_who_work_the_case_issue(self, personas: Personas, persona: str, status: int) -> None:
+        case = named_case(personas)
+        assert issue(login_as(Client(), personas.get(persona)), case).status_code == status
+        assert not Letter.objects.exists()
+
+    def test_it_answers_get_with_405(self, personas: Personas) -> None:
+        url = reverse("grievances:work_letter_issue", kwargs={"code": named_case(personas).code})
+        assert login_as(Client(), personas.steward).get(url).status_code == 405
+
+    @pytest.mark.parametrize("persona", ["member", "outsider"])
+    def test_grievants_and_outsiders_cannot_download(self, personas: Personas, persona: str) -> None:
+        letter = letter_issue(actor=personas.steward, grievance=named_case(personas), facts=FACTS)
+        response = login_as(Client(), personas.get(persona)).get(
+            reverse("grievances:work_letter_download", kwargs={"code": letter.code}))
+        assert response.status_code == 404
