@@ -180,9 +180,10 @@ def join_card(request: HttpRequest, code: Any) -> HttpResponse:
 @require_GET
 def join_card_pdf(request: HttpRequest, code: Any) -> HttpResponse:
     card = _own_card(request.user, code)
-    pdf = html_to_pdf("membership/join/card_pdf.html", {"card": card, "signed": card.signed}, request=request)
-    response = pdf_response(pdf, filename=f"card-{card.signed_at:%Y-%m-%d}.pdf")
-    return response
+    # The whole document in the language the card was signed in, labels included.
+    with translation.override(card.signed.get("language") or translation.get_language()):
+        pdf = html_to_pdf("membership/join/card_pdf.html", {"card": card, "signed": card.signed}, request=request)
+    return pdf_response(pdf, filename=f"card-{card.signed_at:%Y-%m-%d}.pdf")
 
 
 @never_cache
