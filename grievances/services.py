@@ -76,6 +76,12 @@ def _grievant_users(grievance: Grievance) -> list[User]:
             if g.member.user is not None]
 
 
+def _others(grievance: Grievance, actor: User) -> list[User]:
+    """The grievants and the assigned steward, but not whoever made the change."""
+    users = [*_grievant_users(grievance), grievance.steward]
+    return [u for u in users if u is not None and u.pk != actor.pk]
+
+
 def _lock(grievance: Grievance) -> Grievance:
     return Grievance.objects.select_for_update().select_related("unit", "step", "local").get(pk=grievance.pk)
 
@@ -163,7 +169,7 @@ def grievance_advance(*, actor: User, grievance: Grievance, step: Step, triggere
     grievance.save(update_fields=["step", "step_started", "due_date"])
     _event(grievance, Event.Kind.STEP, actor, shared=True, occurred_on=start, **{"from": previous, "to": step.slug})
     audit_record(actor, "grievance.advance", grievance, local_id=grievance.local_id, step=step.slug)
-    _tell(_grievant_users(grievance), _("Case %(number)s moved to its next step."), grievance)
+    _tell(_others(grievance, actor), _("Case %(number)s moved to its next step."), grievance)
     return grievance
 
 
@@ -220,6 +226,8 @@ def grievance_assign(*, actor: User, grievance: Grievance, steward: User) -> Gri
     audit_record(actor, "grievance.assign", grievance, local_id=grievance.local_id, steward_id=steward.pk,
                  previous_id=previous)
     _tell([steward], _("You were assigned case %(number)s."), grievance)
+    _tell([u for u in _grievant_users(grievance) if u.pk != steward.pk], _("A steward now works on case %(number)s."),
+          grievance)
     return grievance
 
 
@@ -238,8 +246,7 @@ def event_add(*, actor: User, grievance: Grievance, kind: str, body: str, shared
     event = _event(grievance, kind, actor, body=body, shared=shared, occurred_on=occurred_on)
     audit_record(actor, "grievance.event", grievance, local_id=grievance.local_id, kind=str(kind), shared=shared)
     if shared:
-        _tell([u for u in _grievant_users(grievance) if u.pk != actor.pk], _("There is news on case %(number)s."),
-              grievance)
+        _tell(_others(grievance, actor), _("There is news on case %(number)s."), grievance)
     return event
 
 
