@@ -63,9 +63,12 @@ def _form(name: str, grievance: Grievance, data: Any = None) -> Any:
 def _work_page(request: HttpRequest, grievance: Grievance, bound: Any = None, name: str = "",
                status: int = 200) -> HttpResponse:
     forms = {key: (bound if key == name else _form(key, grievance)) for key in FORMS}
+    is_open, is_closed = grievance.status == Grievance.Status.OPEN, grievance.status == Grievance.Status.CLOSED
+    # A refused action whose form is not on the page (advancing a closed case) still says why.
+    shown = {"advance": is_open, "close": is_open, "reopen": is_closed}.get(name, True)
     return render(request, "grievances/work/actions.html", {
-        "grievance": grievance, "forms": forms, "is_open": grievance.status == Grievance.Status.OPEN,
-        "is_closed": grievance.status == Grievance.Status.CLOSED,
+        "grievance": grievance, "forms": forms, "is_open": is_open, "is_closed": is_closed,
+        "refused": bound if bound is not None and not shown else None,
         "adverse_actions": grievance.adverse_actions.all(),
     }, status=status)
 
