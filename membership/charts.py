@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -112,9 +113,10 @@ def support_summary(local: Local) -> dict[int, int]:
 # SVG rendering
 # ---------------------------------------------------------------------------------------------
 
-WIDTH = 600
+# Narrow drawings: on a phone the SVG is shown at about its own width, so its text stays readable.
+WIDTH = 360
 ROW = 46
-LABEL_CHARS = 60
+LABEL_CHARS = 44
 
 
 def _n(x: float) -> str:
@@ -147,7 +149,7 @@ def progress_svg(progress: list[UnitProgress], *, title: str) -> SafeString:
             '{milestone}'
             '<line class="chart-threshold" x1="{tx}" x2="{tx}" y1="{line_top}" y2="{line_bottom}" '
             'stroke="#1d1d1f" stroke-width="3"/></g>',
-            top_text=top + 10, label=_short(f"{i + 1}. {p.unit}"), bar_top=top + 16, full=WIDTH - 2, bar=_n(bar),
+            top_text=top + 10, label=_short(f"{i + 1}. {p.unit.project or p.unit}"), bar_top=top + 16, full=WIDTH - 2, bar=_n(bar),
             milestone=milestone, tx=_n(threshold_x), line_top=top + 12, line_bottom=top + 42,
         ))
     return format_html(
@@ -159,19 +161,19 @@ def progress_svg(progress: list[UnitProgress], *, title: str) -> SafeString:
 
 def weekly_svg(weeks: list[Week], *, title: str) -> SafeString:
     """Vertical bars, one per week, with the count written above each bar."""
-    height, base, gap = 160, 135, 6
+    height, base, gap = 170, 140, 4
     most = max((w.count for w in weeks), default=0) or 1
     slot = WIDTH / max(len(weeks), 1)
     bars = []
     for i, week in enumerate(weeks):
-        h = 110 * week.count / most
+        h = 115 * week.count / most
         x = i * slot + gap / 2
         bars.append(format_html(
             '<g><rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#9b1c31"/>'
             '<text x="{cx}" y="{ty}" font-size="12" text-anchor="middle" fill="#1d1d1f">{n}</text>'
-            '<text x="{cx}" y="{ly}" font-size="11" text-anchor="middle" fill="#5b5b66">{label}</text></g>',
+            '<text x="{cx}" y="{ly}" font-size="10" text-anchor="middle" fill="#5b5b66">{label}</text></g>',
             x=_n(x), y=_n(base - h), w=_n(slot - gap), h=_n(h), cx=_n(x + (slot - gap) / 2), ty=_n(base - h - 4), n=week.count,
-            ly=height - 8, label=week.start.strftime("%d/%m"),
+            ly=height - 12, label=date_format(week.start, "j M") if i % 2 == len(weeks) % 2 else "",
         ))
     return format_html(
         '<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-hidden="true" '

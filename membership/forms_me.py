@@ -14,7 +14,7 @@ from membership.models import Member, User, normalize_phone
 # needed, and a reader finds their own language whatever the page's language is).
 MEMBER_LANGUAGES = (
     ("en", "English"), ("fr", "Français"), ("sw", "Kiswahili"), ("es", "Español"), ("tl", "Tagalog"),
-    ("pt", "Português"), ("ar", "العربية"), ("am", "አማርኛ"), ("so", "Soomaali"), ("hi", "हिन्दी"),
+    ("pt", "Português"), ("ar", "العربية (Arabic)"), ("am", "አማርኛ (Amharic)"), ("so", "Soomaali"), ("hi", "हिन्दी (Hindi)"),
 )
 
 
