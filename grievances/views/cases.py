@@ -71,8 +71,11 @@ def _render_list(request: HttpRequest, cases: QuerySet[Grievance], *, title: str
     page = Paginator(_with_list_data(cases), PAGE_SIZE).get_page(request.GET.get("page"))
     today = timezone.localdate()
     rows = [(case, case.deadline_state(today), [g.member.pseudonym for g in case.grievant_set.all()]) for case in page]
-    return render(request, "grievances/cases/list.html",
-                  {"rows": rows, "page": page, "title": title, "kind": kind, "filters": filters})
+    return render(request, "grievances/cases/list.html", {
+        "rows": rows, "page": page, "title": title, "kind": kind, "filters": filters,
+        "can_file_for": locals_where(request.user, "manage_grievances").exists(),
+        "is_officer": kind == "local" or locals_where(request.user, "view_grievances").exists(),
+    })
 
 
 @never_cache
