@@ -68,7 +68,9 @@ def audit_record(
         # Stored at microsecond precision and hashed as stored, so re-reading gives the same text.
         created_at=timezone.now(),
         actor_id=actor.pk if is_user else None,
-        actor_label=actor.get_username() if is_user else "system",
+        # Never the handle: it may identify a person, and an erased member's handle must not
+        # outlive the erasure in an append-only log. Pages resolve actor_id to today's handle.
+        actor_label="user" if is_user else "system",
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(getattr(target, "code", None) or getattr(target, "pk", "")) if target is not None else "",

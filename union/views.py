@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from membership.models import RoleGrant
+from membership.models import RoleGrant, User
 from union.permissions import audit_events_visible_to, can_view_audit
 
 
@@ -90,6 +90,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         raise Http404
     events = audit_events_visible_to(request.user).order_by("-seq")
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    handles = dict(User.objects.filter(pk__in={e.actor_id for e in page.object_list if e.actor_id})
+                   .values_list("pk", "handle"))
+    for event in page.object_list:
+        event.actor_handle = handles.get(event.actor_id, event.actor_label)
     return render(request, "union/audit_log.html", {"page": page})
 
 

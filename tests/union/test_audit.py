@@ -85,6 +85,7 @@ class TestAuditPage:
         response = login_as(client, personas.local_admin).get(self.url)
         assert response.status_code == 200
         assert b"test.mine" in response.content and b"test.theirs" not in response.content
+        assert personas.steward.handle.encode() in response.content  # resolved from actor_id
         assert response["Cache-Control"].startswith("max-age=0")
 
     @pytest.mark.parametrize("who", ["member", "steward", "organizer", "representative", "outsider"])
