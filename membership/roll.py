@@ -124,9 +124,10 @@ def search_q(text: str) -> Q:
     can compare HMACs, never parts of an address.
     """
     text = text.strip()
-    q = Q(pseudonym__icontains=text)
     if "@" in text:
-        q |= Q(email_index=crypto.blind_index(text, purpose="email"))
+        # Pseudonyms hold no "@" worth a scan: an address goes straight to the blind index.
+        return Q(email_index=crypto.blind_index(text, purpose="email"))
+    q = Q(pseudonym__icontains=text)
     if PHONE_QUERY.match(text):
         phone = normalize_phone(text)
         if phone:
