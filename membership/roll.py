@@ -101,7 +101,8 @@ def with_role(qs: QuerySet[Member]) -> QuerySet[Member]:
 
 def roll_queryset(local: Local, filters: dict[str, Any]) -> QuerySet[Member]:
     """The local's members matching `filters` (cleaned RollFilterForm data), in roll order."""
-    qs = Member.objects.filter(local=local, erased_at__isnull=True)
+    # union_id lets the (union, email_index) and (union, phone_index) unique indexes serve searches.
+    qs = Member.objects.filter(union_id=local.union_id, local=local, erased_at__isnull=True)
     if filters.get("unit"):
         qs = qs.filter(unit=filters["unit"])
     if filters.get("status"):
