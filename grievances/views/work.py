@@ -230,10 +230,17 @@ class RawNameParser(MultiPartParser):
         return file_name or None
 
 
+def hash_parts(sha256: str) -> list[str]:
+    """A SHA-256 in groups of 16, joined by <wbr> in templates so it wraps on a phone yet copies whole."""
+    return [sha256[i:i + 16] for i in range(0, len(sha256), 16)]
+
+
 def _evidence_page(request: HttpRequest, grievance: Grievance, level: str, form: EvidenceForm | None = None,
                    status: int = 200) -> HttpResponse:
-    evidence = grievance.evidence.select_related("uploaded_by").prefetch_related("custody__actor").order_by(
-        "created_at", "id")
+    evidence = list(grievance.evidence.select_related("uploaded_by").prefetch_related("custody__actor").order_by(
+        "created_at", "id"))
+    for item in evidence:
+        item.sha_parts = hash_parts(item.sha256)  # type: ignore[attr-defined]
     return render(request, "grievances/work/evidence.html", {
         "grievance": grievance, "evidence": evidence, "form": form or EvidenceForm(),
         "can_upload": _can_upload(request.user, grievance, level),
@@ -317,8 +324,11 @@ def work_evidence_download(request: HttpRequest, code: UUID) -> HttpResponse:
 def _letters_page(request: HttpRequest, grievance: Grievance, form: LetterForm | None = None,
                   status: int = 200) -> HttpResponse:
     names = grievance.letter_may_name and grievance.confidentiality == Grievance.Confidentiality.NORMAL
+    letters = list(grievance.letters.select_related("step", "issued_by"))
+    for letter in letters:
+        letter.sha_parts = hash_parts(letter.sha256)  # type: ignore[attr-defined]
     return render(request, "grievances/work/letters.html", {
-        "grievance": grievance, "letters": grievance.letters.select_related("step", "issued_by"),
+        "grievance": grievance, "letters": letters,
         "form": form or LetterForm(), "can_issue": can_work(request.user, grievance) and bool(grievance.number),
         "names_grievants": names, "has_narrative": bool(grievance.narrative),
     }, status=status)
