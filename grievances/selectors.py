@@ -39,3 +39,14 @@ def my_cases(user: Any) -> QuerySet[Grievance]:
         .select_related("category", "step", "unit", "local")
         .order_by("due_date", "number")
     )
+
+
+def own_cases(user: Any) -> QuerySet[Grievance]:
+    """Cases where the user is a grievant, and the drafts they started, newest first."""
+    from grievances.models import Grievant
+
+    mine = Grievant.objects.filter(member__user=user).values("grievance")
+    draft = Grievance.Status.DRAFT
+    return grievance_list_visible_to(user).filter(
+        (Q(pk__in=mine) & ~Q(status=draft)) | Q(filed_by=user, status=draft)
+    ).order_by("-created_at")

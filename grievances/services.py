@@ -121,6 +121,7 @@ def grievance_update_draft(*, actor: User, grievance: Grievance, **fields: Any) 
         setattr(grievance, name, value)
     grievance.full_clean(exclude=["grievants"])
     grievance.save()
+    audit_record(actor, "grievance.draft_edit", grievance, local_id=grievance.local_id, fields=sorted(fields))
     return grievance
 
 

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from grievances.forms import CaseFilterForm, CorrectionForm, EventForm, IntakeForm, StewardIntakeForm
 from grievances.models import Event, Grievance, Grievant
 from grievances.permissions import GRIEVANT, access_grievance, can_see_event, can_work
-from grievances.selectors import grievance_list_visible_to, my_cases
+from grievances.selectors import grievance_list_visible_to, my_cases, own_cases
 from grievances.services import GrievanceError, event_add, event_correct, grievance_create, grievance_submit
 from grievances.services import grievance_update_draft as update_draft
 from membership.models import Local, Member
@@ -106,12 +106,7 @@ def case_mine(request: HttpRequest) -> HttpResponse:
 @require_GET
 def case_own(request: HttpRequest) -> HttpResponse:
     """Cases where the user is a grievant, and the drafts they started."""
-    mine = Grievant.objects.filter(member__user=request.user).values("grievance")
-    draft = Grievance.Status.DRAFT
-    cases = grievance_list_visible_to(request.user).filter(
-        (Q(pk__in=mine) & ~Q(status=draft)) | Q(filed_by=request.user, status=draft)
-    ).order_by("-created_at")
-    return _render_list(request, cases, title=_("Your cases"), kind="own")
+    return _render_list(request, own_cases(request.user), title=_("Your cases"), kind="own")
 
 
 @never_cache
