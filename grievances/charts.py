@@ -124,10 +124,12 @@ def per_month(qs: QuerySet[Grievance], today: date, *, months: int = MONTHS) -> 
 # SVG
 # ---------------------------------------------------------------------------------------------
 
-WIDTH = 600
+# Bar charts are drawn narrow so their text stays readable when a phone shrinks them to ~340px.
+WIDTH = 400
+MONTHS_WIDTH = 600
 ROW = 30
-LABEL_WIDTH = 220
-LABEL_CHARS = 30
+LABEL_WIDTH = 170
+LABEL_CHARS = 24
 
 
 def _n(x: float) -> str:
@@ -138,18 +140,18 @@ def _short(text: str) -> str:
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
 
 
-def _svg(height: int, title: str, body: SafeString) -> SafeString:
+def _svg(height: int, title: str, body: SafeString, width: int = WIDTH) -> SafeString:
     return format_html(
         '<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-hidden="true" '
         'focusable="false" xmlns="http://www.w3.org/2000/svg"><title>{title}</title>{body}</svg>',
-        w=WIDTH, h=height, title=title, body=body,
+        w=width, h=height, title=title, body=body,
     )
 
 
 def bars_svg(bars: list[Bar], *, title: str, css: str = "bar") -> SafeString:
     """Horizontal bars: label on the left, bar, and the count written after the bar."""
     most = max((b.count for b in bars), default=0) or 1
-    span = WIDTH - LABEL_WIDTH - 50
+    span = WIDTH - LABEL_WIDTH - 40
     rows = [
         format_html(
             '<g class="{css}"><text x="0" y="{ty}" font-size="13" fill="#1d1d1f">{label}</text>'
@@ -167,20 +169,20 @@ def months_svg(months: list[tuple[date, int]], *, title: str) -> SafeString:
     """Vertical bars, one per month, with the count above each bar and MM/YY below."""
     height, base, gap = 160, 135, 6
     most = max((n for _m, n in months), default=0) or 1
-    slot = WIDTH / max(len(months), 1)
+    slot = MONTHS_WIDTH / max(len(months), 1)
     bars = []
     for i, (start, count) in enumerate(months):
         h, x = 110 * count / most, i * slot + gap / 2
         bars.append(format_html(
             '<g><rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#9b1c31"/>'
-            '<text x="{cx}" y="{ty}" font-size="12" text-anchor="middle" fill="#1d1d1f">{n}</text>'
-            '<text x="{cx}" y="{ly}" font-size="11" text-anchor="middle" fill="#5b5b66">{label}</text></g>',
+            '<text x="{cx}" y="{ty}" font-size="15" text-anchor="middle" fill="#1d1d1f">{n}</text>'
+            '<text x="{cx}" y="{ly}" font-size="13" text-anchor="middle" fill="#5b5b66">{label}</text></g>',
             x=_n(x), y=_n(base - h), w=_n(slot - gap), h=_n(h), cx=_n(x + (slot - gap) / 2), ty=_n(base - h - 4),
             n=count, ly=height - 8, label=start.strftime("%m/%y"),
         ))
-    body = format_html('<line x1="0" x2="{w}" y1="{b}" y2="{b}" stroke="#8a877e"/>{bars}', w=WIDTH, b=base,
+    body = format_html('<line x1="0" x2="{w}" y1="{b}" y2="{b}" stroke="#8a877e"/>{bars}', w=MONTHS_WIDTH, b=base,
                        bars=format_html_join("", "{}", ((b,) for b in bars)))
-    return _svg(height, title, body)
+    return _svg(height, title, body, MONTHS_WIDTH)
 
 
 # ---------------------------------------------------------------------------------------------
