@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from membership.models import Local
+from membership.models import Local, Member, UnionCard
 from membership.roles import can_grant
 from membership.selectors import role_in_local
 
@@ -31,3 +31,60 @@ def can_grant_role(user: Any, local: Local, role: str) -> bool:
     if not user.has_perm("membership.manage_roles", local):
         return False
     return can_grant(role_in_local(user, local), role)
+
+
+def local_perms(user: Any, local: Local) -> frozenset[str]:
+    """The user's permission codenames on `local`, read once per request (two queries).
+
+    Each `user.has_perm(..., obj)` makes guardian query again; a page that asks three questions
+    would pay six queries. The answer is kept on the user object, which lives for one request,
+    so a revoked role still takes effect on the next request.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cache = user.__dict__.setdefault("_tessera_local_perms", {})
+    if local.pk not in cache:
+        from guardian.core import ObjectPermissionChecker
+
+        cache[local.pk] = frozenset(ObjectPermissionChecker(user).get_perms(local))
+    return cache[local.pk]
+
+
+def _has(user: Any, codename: str, local: Local) -> bool:
+    return codename in local_perms(user, local)
+
+
+def access_roll_local(user: Any, code: Any, *, need: str = "view_roll") -> Local:
+    """The local whose roll `user` may see; 404 unless they hold view_roll on it.
+
+    `need` is a stronger permission (verify_members, manage_members): an officer who sees the roll
+    but lacks it gets PermissionDenied (visible but not for them), everyone else 404.
+    """
+    local = Local.objects.filter(code=code).first()
+    if local is None or not _has(user, "view_roll", local):
+        raise Http404
+    if need != "view_roll" and not _has(user, need, local):
+        raise PermissionDenied
+    return local
+
+
+def access_roll_member(user: Any, code: Any, *, need: str = "view_roll") -> Member:
+    """A member of a local whose roll `user` may see (same rules as `access_roll_local`)."""
+    member = (
+        Member.objects.filter(code=code, erased_at__isnull=True)
+        .select_related("local", "unit__employer", "unit__client", "user")
+        .first()
+    )
+    if member is None or not _has(user, "view_roll", member.local):
+        raise Http404
+    if need != "view_roll" and not _has(user, need, member.local):
+        raise PermissionDenied
+    return member
+
+
+def access_own_card(user: Any, code: Any) -> UnionCard:
+    """The card with this code if it is the user's own; anyone else, officers too, gets 404."""
+    card = UnionCard.objects.select_related("member", "card_text").filter(code=code, member__user=user).first()
+    if card is None or not getattr(user, "is_active", False):
+        raise Http404
+    return card

@@ -1,6 +1,7 @@
 """The roll: keyset pages, search through the blind index, CSV import (parse and check) and export.
 
-Nothing here checks access: views call `access_roll_local` / `access_roll_member` first. Writes
+Nothing here checks access: views call `membership.permissions.access_roll_local` /
+`access_roll_member` first. Writes
 live in `membership.services` (roll block at the end).
 """
 
@@ -16,10 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import Http404
 from django.utils.translation import gettext as _
 
 from membership.models import BargainingUnit, Local, Member, RoleGrant, normalize_phone
@@ -38,57 +38,6 @@ IMPORT_STATUSES = (Member.Status.ACTIVE, Member.Status.PENDING, Member.Status.LA
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PHONE_QUERY = re.compile(r"^\+?[\d\s().-]{6,}$")
 C1_CONTROLS = re.compile("[\x80-\x9f]")
-
-
-# --- access -----------------------------------------------------------------------------------
-
-def local_perms(user: Any, local: Local) -> frozenset[str]:
-    """The user's permission codenames on `local`, read once per request (two queries).
-
-    Each `user.has_perm(..., obj)` makes guardian query again; a page that asks three questions
-    would pay six queries. The answer is kept on the user object, which lives for one request,
-    so a revoked role still takes effect on the next request.
-    """
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return frozenset()
-    cache = user.__dict__.setdefault("_tessera_local_perms", {})
-    if local.pk not in cache:
-        from guardian.core import ObjectPermissionChecker
-
-        cache[local.pk] = frozenset(ObjectPermissionChecker(user).get_perms(local))
-    return cache[local.pk]
-
-
-def _has(user: Any, codename: str, local: Local) -> bool:
-    return codename in local_perms(user, local)
-
-
-def access_roll_local(user: Any, code: Any, *, need: str = "view_roll") -> Local:
-    """The local whose roll `user` may see; 404 unless they hold view_roll on it.
-
-    `need` is a stronger permission (verify_members, manage_members): an officer who sees the roll
-    but lacks it gets PermissionDenied (visible but not for them), everyone else 404.
-    """
-    local = Local.objects.filter(code=code).first()
-    if local is None or not _has(user, "view_roll", local):
-        raise Http404
-    if need != "view_roll" and not _has(user, need, local):
-        raise PermissionDenied
-    return local
-
-
-def access_roll_member(user: Any, code: Any, *, need: str = "view_roll") -> Member:
-    """A member of a local whose roll `user` may see (same rules as `access_roll_local`)."""
-    member = (
-        Member.objects.filter(code=code, erased_at__isnull=True)
-        .select_related("local", "unit__employer", "unit__client", "user")
-        .first()
-    )
-    if member is None or not _has(user, "view_roll", member.local):
-        raise Http404
-    if need != "view_roll" and not _has(user, need, member.local):
-        raise PermissionDenied
-    return member
 
 
 # --- listing ----------------------------------------------------------------------------------

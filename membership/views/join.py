@@ -24,7 +24,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from membership.forms_join import JoinForm
-from membership.models import Invitation, Member, Union, UnionCard, User
+from membership.models import Invitation, Member, Union, UnionCard
+from membership.permissions import access_own_card
 from membership.services import (
     INVITATION_DAYS,
     MembershipError,
@@ -151,14 +152,6 @@ def join_confirm(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "membership/join/confirm.html", {"union": member.union})
 
 
-def _own_card(user: User, code: Any) -> UnionCard:
-    """The card with this code if it is the user's own; anyone else, officers too, gets 404."""
-    card = UnionCard.objects.select_related("member", "card_text").filter(code=code, member__user=user).first()
-    if card is None:
-        raise Http404
-    return card
-
-
 @never_cache
 @login_required
 @require_GET
@@ -171,7 +164,7 @@ def join_cards(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def join_card(request: HttpRequest, code: Any) -> HttpResponse:
-    card = _own_card(request.user, code)
+    card = access_own_card(request.user, code)
     return render(request, "membership/join/card.html", {"card": card, "signed": card.signed})
 
 
@@ -179,7 +172,7 @@ def join_card(request: HttpRequest, code: Any) -> HttpResponse:
 @login_required
 @require_GET
 def join_card_pdf(request: HttpRequest, code: Any) -> HttpResponse:
-    card = _own_card(request.user, code)
+    card = access_own_card(request.user, code)
     # The whole document in the language the card was signed in, labels included.
     with translation.override(card.signed.get("language") or translation.get_language()):
         pdf = html_to_pdf("membership/join/card_pdf.html", {"card": card, "signed": card.signed}, request=request)
@@ -190,7 +183,7 @@ def join_card_pdf(request: HttpRequest, code: Any) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def join_card_revoke(request: HttpRequest, code: Any) -> HttpResponse:
-    card = _own_card(request.user, code)
+    card = access_own_card(request.user, code)
     if request.method == "POST" and card.revoked_at is None:
         card_revoke(actor=request.user, card=card)
         messages.success(request, _("Your card is revoked. It no longer counts as a signature."))

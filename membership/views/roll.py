@@ -30,11 +30,12 @@ from membership.forms_roll import (
     StatusForm,
 )
 from membership.models import Local, Member
+from membership.permissions import access_roll_local, access_roll_member, local_perms
 from union.audit import audit_record
 
 
 def _has(user: Any, codename: str, local: Local) -> bool:
-    return codename in roll.local_perms(user, local)
+    return codename in local_perms(user, local)
 
 
 def _filters(request: HttpRequest, local: Local) -> tuple[RollFilterForm, dict[str, Any]]:
@@ -53,7 +54,7 @@ def _query_without_cursor(request: HttpRequest) -> str:
 @login_required
 @require_GET
 def roll_list(request: HttpRequest, local_code: UUID) -> HttpResponse:
-    local = roll.access_roll_local(request.user, local_code)
+    local = access_roll_local(request.user, local_code)
     form, filters = _filters(request, local)
     page = roll.keyset_page(roll.roll_queryset(local, filters), after=request.GET.get("after", ""),
                             before=request.GET.get("before", ""))
@@ -68,7 +69,7 @@ def roll_list(request: HttpRequest, local_code: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def roll_pending(request: HttpRequest, local_code: UUID) -> HttpResponse:
-    local = roll.access_roll_local(request.user, local_code, need="verify_members")
+    local = access_roll_local(request.user, local_code, need="verify_members")
     qs = roll.roll_queryset(local, {"status": Member.Status.PENDING})
     page = roll.keyset_page(qs, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
     return render(request, "membership/roll/pending.html", {
@@ -97,14 +98,14 @@ def _member_page(request: HttpRequest, member: Member, *, status_form: StatusFor
 @login_required
 @require_GET
 def roll_member(request: HttpRequest, member_code: UUID) -> HttpResponse:
-    return _member_page(request, roll.access_roll_member(request.user, member_code))
+    return _member_page(request, access_roll_member(request.user, member_code))
 
 
 @never_cache
 @login_required
 @require_POST
 def roll_member_status(request: HttpRequest, member_code: UUID) -> HttpResponse:
-    member = roll.access_roll_member(request.user, member_code, need="manage_members")
+    member = access_roll_member(request.user, member_code, need="manage_members")
     form = StatusForm(request.POST)
     if form.is_valid():
         try:
@@ -122,7 +123,7 @@ def roll_member_status(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @login_required
 @require_POST
 def roll_member_dues(request: HttpRequest, member_code: UUID) -> HttpResponse:
-    member = roll.access_roll_member(request.user, member_code, need="manage_members")
+    member = access_roll_member(request.user, member_code, need="manage_members")
     form = DuesForm(request.POST)
     if not form.is_valid():
         return _member_page(request, member, dues_form=form, status=400)
@@ -136,7 +137,7 @@ def roll_member_dues(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @login_required
 @require_POST
 def roll_verify(request: HttpRequest, member_code: UUID) -> HttpResponse:
-    member = roll.access_roll_member(request.user, member_code, need="verify_members")
+    member = access_roll_member(request.user, member_code, need="verify_members")
     try:
         services.member_verify(actor=request.user, member=member)
     except services.MembershipError as error:
@@ -150,7 +151,7 @@ def roll_verify(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @login_required
 @require_POST
 def roll_reject(request: HttpRequest, member_code: UUID) -> HttpResponse:
-    member = roll.access_roll_member(request.user, member_code, need="verify_members")
+    member = access_roll_member(request.user, member_code, need="verify_members")
     form = RejectForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Give a reason (it is kept in the audit log)."))
@@ -168,7 +169,7 @@ def roll_reject(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def roll_export(request: HttpRequest, local_code: UUID) -> StreamingHttpResponse:
-    local = roll.access_roll_local(request.user, local_code, need="manage_members")
+    local = access_roll_local(request.user, local_code, need="manage_members")
     _form, filters = _filters(request, local)
     qs = roll.roll_queryset(local, filters)
     alert_rows = getattr(settings, "TESSERA_EXPORT_ALERT_ROWS", roll.EXPORT_ALERT_ROWS_DEFAULT)
@@ -190,7 +191,7 @@ def _import_page(request: HttpRequest, local: Local, **context: Any) -> HttpResp
 @login_required
 @require_http_methods(["GET", "POST"])
 def roll_import(request: HttpRequest, local_code: UUID) -> HttpResponse:
-    local = roll.access_roll_local(request.user, local_code, need="manage_members")
+    local = access_roll_local(request.user, local_code, need="manage_members")
     if request.method == "GET":
         return _import_page(request, local)
     form = ImportUploadForm(request.POST, request.FILES)
@@ -211,7 +212,7 @@ def roll_import(request: HttpRequest, local_code: UUID) -> HttpResponse:
 @login_required
 @require_POST
 def roll_import_commit(request: HttpRequest, local_code: UUID) -> HttpResponse:
-    local = roll.access_roll_local(request.user, local_code, need="manage_members")
+    local = access_roll_local(request.user, local_code, need="manage_members")
     form = ImportCommitForm(request.POST)
     text = roll.unstash_upload(request.session, local, request.POST.get("token", "")) if form.is_valid() else None
     if text is None:
