@@ -383,3 +383,15 @@ def test_narratives_and_notes_never_appear_in_clear(personas: Personas) -> None:
     call_command("dumpdata", stdout=out)
     assert not [n for n in needles if n in out.getvalue()]
     assert _clear_text_hits(needles) == []
+
+
+def test_the_case_page_links_to_the_work_pages(client, personas) -> None:  # type: ignore[no-untyped-def]
+    from tests.base import login_as
+    from tests.grievances.factories import make_case
+
+    case = make_case(personas)
+    officer = login_as(client, personas.steward).get(f"/grievances/{case.code}/").content.decode()
+    assert f"/grievances/{case.code}/work/" in officer and f"/grievances/{case.code}/letters/" in officer
+    grievant = login_as(Client(), personas.member).get(f"/grievances/{case.code}/").content.decode()
+    assert f"/grievances/{case.code}/letters/" not in grievant and f"/grievances/{case.code}/work/" not in grievant
+    assert f"/grievances/{case.code}/evidence/" in grievant
