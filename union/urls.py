@@ -1,10 +1,11 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from membership.views.home import home
 from union import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("account/", include("membership.account_urls")),

@@ -1,4 +1,4 @@
-"""Home, health check, audit log and error pages."""
+"""Health check, audit log and error pages."""
 
 from __future__ import annotations
 
@@ -16,23 +16,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from membership.models import RoleGrant, User
+from membership.models import User
 from union.permissions import audit_events_visible_to, can_view_audit
-
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    grants = []
-    if request.user.is_authenticated:
-        grants = list(RoleGrant.objects.filter(user=request.user).select_related("local", "local__union"))
-    return render(request, "union/home.html", {"grants": grants, "can_view_audit": can_view_audit(request.user)})
-
-
-async def _read_until_cancelled(layer: Any, channel: str, received: asyncio.Future[dict[str, Any]]) -> None:
-    while True:
-        message = await layer.receive(channel)
-        if not received.done():
-            received.set_result(message)
 
 
 async def _layer_roundtrip(timeout: float = 2) -> None:
