@@ -20,6 +20,13 @@ from membership.models import User
 from union.permissions import audit_events_visible_to, can_view_audit
 
 
+async def _read_until_cancelled(layer: Any, channel: str, received: asyncio.Future[dict[str, Any]]) -> None:
+    while True:
+        message = await layer.receive(channel)
+        if not received.done():
+            received.set_result(message)
+
+
 async def _layer_roundtrip(timeout: float = 2) -> None:
     """Send a message to a fresh channel and read it back, all within `timeout` seconds.
 
