@@ -218,3 +218,16 @@ def _match_token(user: User, token: str) -> TOTPDevice | StaticDevice | None:
         if device.verify_token(token):
             return device
     return None
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switch, which also remembers the choice on the account (for emails)."""
+    from django.conf import settings
+    from django.views.i18n import set_language as django_set_language
+
+    response = django_set_language(request)
+    code = request.POST.get("language", "")
+    if request.user.is_authenticated and code in dict(settings.LANGUAGES) and request.user.language != code:
+        User.objects.filter(pk=request.user.pk).update(language=code)
+    return response

@@ -386,7 +386,7 @@ def roll_export_record(*, actor: User, local: Local, rows: int, alert_rows: int)
     """
     from django.urls import reverse
     from django.utils import translation
-    from django.utils.translation import gettext
+    from django.utils.translation import ngettext
     from guardian.shortcuts import get_users_with_perms
 
     from union.realtime import notify_user
@@ -401,7 +401,8 @@ def roll_export_record(*, actor: User, local: Local, rows: int, alert_rows: int)
     ]
     for admin in admins:
         with translation.override(admin.language or "en"):
-            text = gettext("%(who)s exported %(rows)s rows of the roll. Check the audit log.") % {
+            text = ngettext("%(who)s exported %(rows)s row of the roll. Check the audit log.",
+                            "%(who)s exported %(rows)s rows of the roll. Check the audit log.", rows) % {
                 "who": actor.get_username(), "rows": rows}
         notify_user(admin.pk, kind="roll.export", text=text, url=reverse("audit_log"))
     audit_record(actor, "roll.export_alert", local, local_id=local.pk, rows=rows, alerted=len(admins))

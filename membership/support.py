@@ -8,7 +8,7 @@ Callers check access first (`manage_members` or `verify_members` on the member's
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 from membership.models import Member, SupportAssessment, SupportLevel, Union, User
 from union.audit import audit_record
@@ -22,8 +22,14 @@ DEFAULT_LEVELS = (
     (4, gettext_noop("Opposed")),
     (5, gettext_noop("Hostile (works against the union)")),
 )
-ERR_LEVEL_IN_USE = gettext_noop(
-    "This level has been used in {count} assessment(s), so it cannot be deleted. Rename it instead.")
+ERR_LEVEL_IN_USE = (
+    "This level has been used in %(count)s assessment, so it cannot be deleted. Rename it instead.",
+    "This level has been used in %(count)s assessments, so it cannot be deleted. Rename it instead.",
+)
+
+
+def level_in_use_message(count: int) -> str:
+    return ngettext(*ERR_LEVEL_IN_USE, count) % {"count": count}
 ERR_WRONG_UNION = gettext_noop("This level belongs to another union's scale.")
 ERR_ERASED = gettext_noop("This member erased their account.")
 
@@ -52,7 +58,7 @@ def support_level_delete(*, actor: User | None, level: SupportLevel) -> None:
     level = SupportLevel.objects.select_for_update().get(pk=level.pk)
     used = SupportAssessment.objects.filter(level=level).count()
     if used:
-        raise SupportError(ERR_LEVEL_IN_USE.format(count=used))
+        raise SupportError(level_in_use_message(used))
     audit_record(actor, "support.level_delete", level.union, value=level.value)
     level.delete()
 

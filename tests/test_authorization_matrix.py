@@ -28,7 +28,7 @@ def none(p: Personas) -> dict[str, Any]:
 EXPECTATIONS: dict[str, tuple[Kwargs, tuple[int, ...]]] = {
     "home": (none, (200, 200, 200, 200, 200, 200, 200)),
     "healthz": (none, (200, 200, 200, 200, 200, 200, 200)),
-    "set_language": (none, (302, 302, 302, 302, 302, 302, 302)),  # GET changes nothing, just redirects
+    "set_language": (none, (405, 405, 405, 405, 405, 405, 405)),  # POST only
     "audit_log": (none, (302, 404, 404, 404, 404, 200, 404)),
     "account:login": (none, (200, 302, 302, 302, 302, 302, 302)),
     "account:logout": (none, (405, 405, 405, 405, 405, 405, 405)),

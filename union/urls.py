@@ -1,6 +1,6 @@
 from django.urls import include, path
-from django.views.i18n import set_language
 
+from membership.account_views import set_language
 from membership.views.home import home
 from union import views
 

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -227,7 +228,8 @@ def roll_import_commit(request: HttpRequest, local_code: UUID) -> HttpResponse:
         return _import_page(request, local, preview=preview, commit_form=form, error=str(error),
                             status=400)
     roll.drop_upload(request.session)
-    messages.success(request, _("%(n)s members were added to the roll.") % {"n": len(created)})
+    messages.success(request, ngettext("%(n)s member was added to the roll.", "%(n)s members were added to the roll.",
+                                       len(created)) % {"n": len(created)})
     return redirect("membership:roll_list", local_code=local.code)
 
 

@@ -15,8 +15,8 @@ from membership import charts
 from membership.models import CardText, Member, SupportAssessment, SupportLevel, UnionCard
 from membership.support import (
     DEFAULT_LEVELS,
-    ERR_LEVEL_IN_USE,
     SupportError,
+    level_in_use_message,
     support_assess,
     support_level_delete,
     support_levels_seed_defaults,
@@ -186,7 +186,8 @@ class TestSupportScale:
         support_assess(actor=personas.organizer, member=contact(personas.local, None), level=level)
         with pytest.raises(SupportError) as err:
             support_level_delete(actor=personas.local_admin, level=level)
-        assert str(err.value) == ERR_LEVEL_IN_USE.format(count=1)
+        assert str(err.value) == level_in_use_message(1)
+        assert "1 assessment," in str(err.value)
         assert SupportLevel.objects.filter(pk=level.pk).exists()
         assert not AuditEvent.objects.filter(action="support.level_delete").exists()
 

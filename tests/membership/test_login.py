@@ -166,3 +166,13 @@ def test_the_deactivate_command_ends_sessions_and_is_audited(client: Client, ama
     assert AuditEvent.objects.filter(action="user.deactivate", details__reason="requested").exists()
     with pytest.raises(CommandError):
         call_command("deactivate_user", "nobody", reason="x")
+
+
+def test_switching_language_is_remembered_on_the_account(client: Client, amani: User) -> None:
+    log_in(client, "amani")
+    response = client.post(reverse("set_language"), {"language": "sw", "next": "/"})
+    assert response.status_code == 302 and User.objects.get(pk=amani.pk).language == "sw"
+    client.post(reverse("set_language"), {"language": "xx", "next": "/"})
+    assert User.objects.get(pk=amani.pk).language == "sw"
+    anonymous = Client().post(reverse("set_language"), {"language": "fr", "next": "/"})
+    assert anonymous.status_code == 302 and anonymous.cookies["django_language"].value == "fr"
