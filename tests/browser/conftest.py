@@ -61,6 +61,7 @@ PHONE = {"width": 360, "height": 740}
 class Account:
     handle: str
     password: str
+    pseudonym: str
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,8 @@ class Seed:
 def _seed_demo() -> Seed:
     from membership.management.commands.seed_demo import DEMO_PASSWORD, PEOPLE
 
-    handle = next(person[0] for person in PEOPLE if person[2] == "member")
-    return Seed(("seed_demo",), Account(handle, DEMO_PASSWORD))
+    person = next(person for person in PEOPLE if person[2] == "member")
+    return Seed(("seed_demo",), Account(person[0], DEMO_PASSWORD, person[3]))
 
 
 def _own_member() -> Seed:
@@ -83,7 +84,7 @@ def _own_member() -> Seed:
     from tests.factories import PASSWORD
 
     script = "from tests.factories import make_local, make_member; make_member(make_local(), handle='browser-member')"
-    return Seed(("shell", "-c", script), Account("browser-member", PASSWORD))
+    return Seed(("shell", "-c", script), Account("browser-member", PASSWORD, "browser-member-p"))
 
 
 SEED = _seed_demo  # or _own_member, to run without `manage.py seed_demo`

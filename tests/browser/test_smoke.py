@@ -34,13 +34,13 @@ def test_it_logs_in_and_switches_to_swahili(browsing: Browsing) -> None:
     page.get_by_label("Password").fill(member.password)
     page.locator("main form").get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{browsing.server.url}/")
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Welcome, {member.handle}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Welcome, {member.pseudonym}")
 
     page.get_by_label("Language").select_option("sw")
     page.locator("form.lang").get_by_role("button").click()
     expect(page.locator("html")).to_have_attribute("lang", "sw")
     expect(page).to_have_url(f"{browsing.server.url}/")
-    welcome = catalog_text("sw", "Welcome, %(handle)s") % {"handle": member.handle}
+    welcome = catalog_text("sw", "Welcome, %(name)s") % {"name": member.pseudonym}
     expect(page.get_by_role("heading", level=1)).to_have_text(welcome)
     expect(page.get_by_role("button", name=catalog_text("sw", "Log out"))).to_be_visible()
     expect(page.get_by_label(catalog_text("sw", "Language"))).to_have_value("sw")
