@@ -28,6 +28,10 @@ class TestSeedDemo:
         assert roles == {"amani": "member", "wanjiru": "steward", "baraka": "organizer", "neema": "representative",
                          "otieno": "local_admin", "maria": "member"}
         assert RoleGrant.objects.get(user__handle="maria").local.slug == "manila"
+        from grievances.models import Grievance
+
+        assert Grievance.objects.count() == 4  # seeded once, not twice
+        assert set(Grievance.objects.values_list("status", flat=True)) == {"open", "closed"}
         # Officers' TOTP secrets are printed so a person can enroll an authenticator.
         assert first.count("otpauth://totp/") == 4
         assert all(needs_two_factor(User.objects.get(handle=h)) for h in ("wanjiru", "baraka", "neema", "otieno"))

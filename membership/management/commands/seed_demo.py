@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -43,6 +44,9 @@ class Command(BaseCommand):
                 if role != "member":
                     officers.append(user)
         self.report(officers)
+        # Other apps add their demo data through their own commands; membership imports none of them.
+        for command in ("seed_demo_grievances",):
+            call_command(command, stdout=self.stdout)
 
     def structure(self) -> tuple[dict[str, Local], dict[str, BargainingUnit]]:
         union, _ = Union.objects.get_or_create(slug="dwu", defaults={"name": "Digital Workers Union (demo)"})
