@@ -51,6 +51,23 @@ class DuesForm(forms.Form):
                                 widget=forms.DateInput(attrs={"type": "date"}))
 
 
+class UnitForm(forms.Form):
+    unit = forms.ModelChoiceField(label=_("Workplace (bargaining unit)"), queryset=BargainingUnit.objects.none(),
+                                  required=False, empty_label=_("None or not known"))
+
+    def __init__(self, *args: Any, local: Local, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = local.units.select_related("employer", "client")
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role in this local"))
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = choices
+
+
 class RejectForm(forms.Form):
     reason = forms.CharField(label=_("Reason for rejecting (kept in the audit log, not sent)"), max_length=500)
 

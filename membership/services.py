@@ -542,3 +542,35 @@ def member_confirm_email(*, member: Member) -> Member:
     audit_record(member.user, "member.email_confirmed", member, local_id=member.local_id)
     _set_status(actor=member.user, member=member, new=Member.Status.PENDING, reason="email confirmed")
     return member
+
+
+# ---------------------------------------------------------------------------------------------
+# Where a member works: membership survives a change of employer, and the history is kept.
+# ---------------------------------------------------------------------------------------------
+
+ERR_UNIT_LOCAL = "This workplace belongs to another local."
+
+
+@transaction.atomic
+def member_change_unit(*, actor: User, member: Member, unit: BargainingUnit | None) -> Member:
+    """Move a member to another bargaining unit of their local (or to none), closing the old period.
+
+    The caller checked `manage_members`, or it is the member themselves.
+    """
+    from django.utils import timezone
+
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if unit is not None and unit.local_id != member.local_id:
+        raise MembershipError(ERR_UNIT_LOCAL)
+    if member.unit_id == (unit.pk if unit else None):
+        return member
+    now = timezone.now()
+    UnitHistory.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now)
+    previous = member.unit_id
+    member.unit = unit
+    member.save(update_fields=["unit"])
+    if unit is not None:
+        UnitHistory.objects.create(member=member, unit=unit, started_at=now)
+    audit_record(actor, "member.unit", member, local_id=member.local_id, previous_unit=previous,
+                 unit=unit.pk if unit else None)
+    return member

@@ -12,6 +12,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
@@ -27,11 +28,15 @@ from membership.forms_roll import (
     ImportCommitForm,
     ImportUploadForm,
     RejectForm,
+    RoleForm,
     RollFilterForm,
     StatusForm,
+    UnitForm,
 )
 from membership.models import Local, Member
-from membership.permissions import access_roll_local, access_roll_member, local_perms
+from membership.permissions import access_roll_local, access_roll_member, can_grant_role, local_perms
+from membership.roles import Role
+from membership.selectors import role_in_local
 from union.audit import audit_record
 
 
@@ -78,13 +83,25 @@ def roll_pending(request: HttpRequest, local_code: UUID) -> HttpResponse:
     })
 
 
+def _role_choices(user: Any, member: Member) -> list[tuple[str, str]]:
+    """Roles the viewer may give this member: none when the member has no account, or outranks them."""
+    current = role_in_local(member.user, member.local) if member.user_id else None
+    if member.user_id is None or member.user_id == user.pk or not can_grant_role(user, member.local, current or "member"):
+        return []
+    return [(role.value, role.label) for role in Role if can_grant_role(user, member.local, role)]
+
+
 def _member_page(request: HttpRequest, member: Member, *, status_form: StatusForm | None = None,
-                 dues_form: DuesForm | None = None, status: int = 200) -> HttpResponse:
+                 dues_form: DuesForm | None = None, unit_form: UnitForm | None = None,
+                 role_form: RoleForm | None = None, status: int = 200) -> HttpResponse:
     local = member.local
     audit_record(request.user, "member.view", member, local_id=local.pk)
     member = roll.with_role(Member.objects.filter(pk=member.pk)).select_related(
         "local", "unit__employer", "unit__client").get()
+    choices = _role_choices(request.user, member)
     return render(request, "membership/roll/member.html", {
+        "unit_form": unit_form or UnitForm(local=local, initial={"unit": member.unit_id}),
+        "role_form": role_form or (RoleForm(choices=choices, initial={"role": member.role}) if choices else None),
         "member": member, "local": local,
         "history": member.unit_history.select_related("unit__employer", "unit__client")[:20],
         "can_manage": _has(request.user, "manage_members", local),
@@ -118,6 +135,35 @@ def roll_member_status(request: HttpRequest, member_code: UUID) -> HttpResponse:
             messages.success(request, _("The status was changed."))
             return redirect("membership:roll_member", member_code=member.code)
     return _member_page(request, member, status_form=form, status=400)
+
+
+@never_cache
+@login_required
+@require_POST
+def roll_member_unit(request: HttpRequest, member_code: UUID) -> HttpResponse:
+    member = access_roll_member(request.user, member_code, need="manage_members")
+    form = UnitForm(request.POST, local=member.local)
+    if not form.is_valid():
+        return _member_page(request, member, unit_form=form, status=400)
+    services.member_change_unit(actor=request.user, member=member, unit=form.cleaned_data["unit"])
+    messages.success(request, _("The workplace was changed; the earlier one stays in the history."))
+    return redirect("membership:roll_member", member_code=member.code)
+
+
+@never_cache
+@login_required
+@require_POST
+def roll_member_role(request: HttpRequest, member_code: UUID) -> HttpResponse:
+    member = access_roll_member(request.user, member_code)
+    choices = _role_choices(request.user, member)
+    if not choices:
+        raise PermissionDenied
+    form = RoleForm(request.POST, choices=choices)
+    if not form.is_valid():
+        return _member_page(request, member, role_form=form, status=400)
+    services.role_grant(actor=request.user, user=member.user, local=member.local, role=form.cleaned_data["role"])
+    messages.success(request, _("The role was changed. It takes effect on their next page."))
+    return redirect("membership:roll_member", member_code=member.code)
 
 
 @never_cache
@@ -242,6 +288,8 @@ urlpatterns: list[URLPattern] = [
     path("roll/members/<uuid:member_code>/", roll_member, name="roll_member"),
     path("roll/members/<uuid:member_code>/status/", roll_member_status, name="roll_member_status"),
     path("roll/members/<uuid:member_code>/dues/", roll_member_dues, name="roll_member_dues"),
+    path("roll/members/<uuid:member_code>/unit/", roll_member_unit, name="roll_member_unit"),
+    path("roll/members/<uuid:member_code>/role/", roll_member_role, name="roll_member_role"),
     path("roll/members/<uuid:member_code>/verify/", roll_verify, name="roll_verify"),
     path("roll/members/<uuid:member_code>/reject/", roll_reject, name="roll_reject"),
 ]

@@ -30,6 +30,8 @@ EXPECTATIONS: dict = {
     "membership:roll_member": (member, (302, 404, 200, 200, 200, 200, 404)),
     "membership:roll_member_status": (member, POST_ONLY),
     "membership:roll_member_dues": (member, POST_ONLY),
+    "membership:roll_member_unit": (member, POST_ONLY),
+    "membership:roll_member_role": (member, POST_ONLY),
     "membership:roll_verify": (member, POST_ONLY),
     "membership:roll_reject": (member, POST_ONLY),
 }
