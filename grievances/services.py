@@ -83,7 +83,7 @@ def _others(grievance: Grievance, actor: User) -> list[User]:
 
 
 def _lock(grievance: Grievance) -> Grievance:
-    return Grievance.objects.select_for_update().select_related("unit", "step", "local").get(pk=grievance.pk)
+    return Grievance.objects.select_for_update(of=("self",)).select_related("unit", "step", "local").get(pk=grievance.pk)
 
 
 def _due(step: Step, start: date, grievance: Grievance) -> date:

@@ -54,7 +54,7 @@ def member_update_profile(
     Raises ContactUnavailable, with a message that reveals nothing about anyone else, when the
     email or phone is already used by another member of the union or another account.
     """
-    member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
+    member = Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=member.pk)
     before = {f: getattr(member, f) for f in ("pseudonym", "languages", "email_index", "phone_index")}
     member.pseudonym = pseudonym.strip()
     member.set_languages(languages)
@@ -166,7 +166,7 @@ def member_erase(*, actor: User, member: Member) -> Member:
     from django_otp.plugins.otp_static.models import StaticDevice
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    member = Member.objects.select_for_update().select_related("user", "local").get(pk=member.pk)
+    member = Member.objects.select_for_update(of=("self",)).select_related("user", "local").get(pk=member.pk)
     now = timezone.now()
     user = member.user
     if user is not None:

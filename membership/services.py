@@ -534,7 +534,7 @@ def member_confirm_email(*, member: Member) -> Member:
 
     The caller found the member through `join_unconfirmed_member` (a valid signed token).
     """
-    member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
+    member = Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=member.pk)
     if member.status != Member.Status.APPLICANT or member.user is None or member.user.is_active:
         raise MembershipError("This confirmation link has already been used.")
     User.objects.filter(pk=member.user_id).update(is_active=True)

@@ -33,24 +33,39 @@ MONDAY = date(2026, 3, 2)
 NARRATIVE = "CANARY-7781 the queue showed beheadings all night"
 
 
+OPEN_INBOXES: list[Inbox] = []
+
+
 class Inbox:
-    """The notifications one user's open pages would receive."""
+    """The notifications one user's open pages would receive.
+
+    It keeps one event loop of its own: the Redis pub/sub layer binds channels to the loop that
+    made them, as a consumer's channel is bound to its Daphne process.
+    """
 
     def __init__(self, user: User) -> None:
         self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(user_group(user.pk), self.channel)
+        self.loop = asyncio.new_event_loop()
+        self.channel = self.loop.run_until_complete(self.layer.new_channel())
+        self.loop.run_until_complete(self.layer.group_add(user_group(user.pk), self.channel))
+        # Let the layer finish subscribing on Redis before anything is published.
+        self.loop.run_until_complete(asyncio.sleep(0.2))
+        OPEN_INBOXES.append(self)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.layer.flush())
+        self.loop.close()
 
     def read(self) -> list[dict[str, Any]]:
         async def drain() -> list[dict[str, Any]]:
             out = []
             while True:
                 try:
-                    out.append(await asyncio.wait_for(self.layer.receive(self.channel), timeout=0.05))
+                    out.append(await asyncio.wait_for(self.layer.receive(self.channel), timeout=0.3))
                 except TimeoutError:
                     return out
 
-        return async_to_sync(drain)()
+        return self.loop.run_until_complete(drain())
 
 
 @pytest.fixture
@@ -65,6 +80,8 @@ def run(django_capture_on_commit_callbacks: Any) -> Callable[[date], int]:
 @pytest.fixture(autouse=True)
 def _clean_inboxes() -> Iterator[None]:
     yield
+    while OPEN_INBOXES:
+        OPEN_INBOXES.pop().close()
     async_to_sync(get_channel_layer().flush)()
 
 
