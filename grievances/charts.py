@@ -57,7 +57,7 @@ def cases_for(user: Any, local: Local, filters: dict[str, Any]) -> QuerySet[Grie
 
 
 def _bars(rows: Any, label: str) -> list[Bar]:
-    return [Bar(label=_(row[label]) if row[label] else _("None"), count=row["n"]) for row in rows]
+    return [Bar(label=_(row[label]) if row[label] else _("Not recorded"), count=row["n"]) for row in rows]
 
 
 def by_step(qs: QuerySet[Grievance]) -> list[Bar]:

@@ -91,7 +91,7 @@ class AdverseActionForm(forms.Form):
 
 
 class EvidenceForm(forms.Form):
-    file = forms.FileField(label=_("File"), allow_empty_file=True,
+    file = forms.FileField(label=_("File to upload"), allow_empty_file=True,
                            help_text=_("PDF, PNG, JPEG, plain text or CSV, at most 10 MB. Photos lose their "
                                        "location and camera details before they are stored."))
 

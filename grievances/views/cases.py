@@ -98,7 +98,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 def case_mine(request: HttpRequest) -> HttpResponse:
     """The steward's open cases, next deadline first."""
     _steward_local(request)
-    return _render_list(request, my_cases(request.user), title=_("My cases"), kind="mine")
+    return _render_list(request, my_cases(request.user), title=_("Cases I work on"), kind="mine")
 
 
 @never_cache
@@ -106,7 +106,7 @@ def case_mine(request: HttpRequest) -> HttpResponse:
 @require_GET
 def case_own(request: HttpRequest) -> HttpResponse:
     """Cases where the user is a grievant, and the drafts they started."""
-    return _render_list(request, own_cases(request.user), title=_("Your cases"), kind="own")
+    return _render_list(request, own_cases(request.user), title=_("Your grievances"), kind="own")
 
 
 @never_cache
@@ -119,7 +119,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         grievance = grievance_create(actor=request.user, local=member.local, unit=member.unit,
                                      grievants=[member], **form.case_fields())
-        messages.success(request, _("Your draft is saved. Read it over, then submit it to the union."))
+        messages.success(request, _("The draft is saved. Read it over, then submit it to the union."))
         return redirect("grievances:detail", code=grievance.code)
     return render(request, "grievances/cases/intake.html", {"form": form, "on_behalf": False},
                   status=400 if form.errors else 200)
@@ -161,7 +161,7 @@ def case_edit(request: HttpRequest, code: Any) -> HttpResponse:
                                  with_grievants=False, initial=initial)
     if request.method == "POST" and form.is_valid():
         update_draft(actor=request.user, grievance=grievance, **form.case_fields())
-        messages.success(request, _("Your draft is saved."))
+        messages.success(request, _("The draft is saved."))
         return redirect("grievances:detail", code=grievance.code)
     return render(request, "grievances/cases/intake.html", {"form": form, "grievance": grievance,
                                                             "on_behalf": level != GRIEVANT},

@@ -151,7 +151,7 @@ def organizing_timeline(members: list[Member]) -> list[dict[str, Any]]:
     users = {m.user_id: m for m in members if m.user_id}
     for grant in RoleGrant.objects.filter(user_id__in=users, role__in=OFFICER_ROLES):
         rows.append({"on": _day(grant.granted_at), "member": users[grant.user_id],
-                     "label": _("Became %(role)s") % {"role": Role(grant.role).label}})
+                     "label": _("New role: %(role)s") % {"role": Role(grant.role).label}})
     for invitation in Invitation.objects.filter(inviter_id__in=ids):
         rows.append({"on": _day(invitation.created_at), "member": by_id[invitation.inviter_id],
                      "label": _("Invited a coworker to join")})
