@@ -130,8 +130,15 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # Daphne does not reload code; without the cached loader, an edited template shows at
+            # once in development. Production keeps Django's cached loader.
+            "loaders": (
+                ["django.template.loaders.filesystem.Loader", "django.template.loaders.app_directories.Loader"]
+                if DEBUG
+                else [("django.template.loaders.cached.Loader", [
+                    "django.template.loaders.filesystem.Loader", "django.template.loaders.app_directories.Loader"])]
+            ),
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
