@@ -62,13 +62,17 @@ def _event(grievance: Grievance, kind: str, actor: User | None, *, body: str = "
 
 
 def _tell(users: list[User], text: Any, grievance: Grievance) -> None:
-    """In-app notice to each user, in their language, naming the case number only."""
+    """In-app notice to each user, in their language, naming the case number only; and an email
+    that names nothing at all, only a link to log in (union.emails.account_news)."""
+    from union import emails
+
     for user in users:
         if user is None or not user.is_active:
             continue
         with translation.override(user.language or "en"):
             notify_user(user.pk, kind="grievance.update", text=str(text) % {"number": grievance.number or ""},
                         url=f"/grievances/{grievance.code}/")
+        transaction.on_commit(lambda u=user: emails.account_news(u))
 
 
 def _grievant_users(grievance: Grievance) -> list[User]:

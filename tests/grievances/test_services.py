@@ -166,3 +166,18 @@ class TestDeadlineFlags:
         assert case.deadline_state(date(2026, 12, 28)) == "overdue"
         assert case.deadline_state(date(2026, 12, 21)) == "due_soon"
         assert case.deadline_state(date(2026, 12, 1)) == "ok"
+
+
+def test_people_told_of_a_change_get_an_email_without_details(personas: Personas,
+                                                               django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from django.core import mail
+
+    case = make_case(personas, assign=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        grievance_assign(actor=personas.local_admin, grievance=case, steward=personas.steward)
+    recipients = sorted(address for message in mail.outbox for address in message.to)
+    assert personas.steward.email in recipients
+    for message in mail.outbox:
+        text = message.subject + message.body
+        assert case.number not in text and case.title not in text and "grievance" not in text.lower()
+        assert "/account/login/" in message.body
