@@ -91,7 +91,8 @@ class Grievance(models.Model):
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="grievances")
     grievants = models.ManyToManyField(Member, related_name="grievances", through="Grievant")
     filed_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
-    title = models.CharField(_("short title"), max_length=120)
+    # Encrypted too: a title often says what happened to whom ("fired after the union meeting").
+    title = EncryptedTextField(_("short title"))
     incident_date = models.DateField(_("date of the incident"), null=True, blank=True)
     contract_article = models.CharField(_("contract article"), max_length=120, blank=True)
     remedy = EncryptedTextField(_("remedy sought"), null=True, blank=True)

@@ -60,7 +60,8 @@ class Command(BaseCommand):
         ]
 
     def case(self, local: Local, people: dict[str, User], spec: dict[str, Any]) -> int:
-        if Grievance.objects.filter(local=local, title=spec["title"]).exists():
+        # Titles are encrypted, so the database cannot compare them: read this local's few cases.
+        if any(g.title == spec["title"] for g in Grievance.objects.filter(local=local).only("title")):
             return 0
         steward, admin = people["wanjiru"], people["otieno"]
         members = list(Member.objects.filter(user__handle__in=spec["grievants"]))
