@@ -51,6 +51,12 @@ class DuesForm(forms.Form):
                                 widget=forms.DateInput(attrs={"type": "date"}))
 
 
+class NotesForm(forms.Form):
+    notes = forms.CharField(
+        label=_("Notes (encrypted; the member can read them in their data download)"), required=False,
+        max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
 class UnitForm(forms.Form):
     unit = forms.ModelChoiceField(label=_("Workplace (bargaining unit)"), queryset=BargainingUnit.objects.none(),
                                   required=False, empty_label=_("None or not known"))

@@ -574,3 +574,16 @@ def member_change_unit(*, actor: User, member: Member, unit: BargainingUnit | No
     audit_record(actor, "member.unit", member, local_id=member.local_id, previous_unit=previous,
                  unit=unit.pk if unit else None)
     return member
+
+
+@transaction.atomic
+def member_set_notes(*, actor: User, member: Member, notes: str) -> Member:
+    """Replace the organizers' notes on a member (encrypted; the audit records only that they changed).
+
+    The caller checked `manage_members`.
+    """
+    member = Member.objects.select_for_update(of=("self",)).get(pk=member.pk)
+    member.notes = notes.strip() or None
+    member.save(update_fields=["notes"])
+    audit_record(actor, "member.notes", member, local_id=member.local_id, length=len(notes.strip()))
+    return member

@@ -27,6 +27,7 @@ from membership.forms_roll import (
     DuesForm,
     ImportCommitForm,
     ImportUploadForm,
+    NotesForm,
     RejectForm,
     RoleForm,
     RollFilterForm,
@@ -93,13 +94,16 @@ def _role_choices(user: Any, member: Member) -> list[tuple[str, str]]:
 
 def _member_page(request: HttpRequest, member: Member, *, status_form: StatusForm | None = None,
                  dues_form: DuesForm | None = None, unit_form: UnitForm | None = None,
-                 role_form: RoleForm | None = None, status: int = 200) -> HttpResponse:
+                 role_form: RoleForm | None = None, notes_form: NotesForm | None = None,
+                 status: int = 200) -> HttpResponse:
     local = member.local
     audit_record(request.user, "member.view", member, local_id=local.pk)
     member = roll.with_role(Member.objects.filter(pk=member.pk)).select_related(
         "local", "unit__employer", "unit__client").get()
     choices = _role_choices(request.user, member)
     return render(request, "membership/roll/member.html", {
+        "role_label": Role(member.role).label if member.role else "",
+        "notes_form": notes_form or NotesForm(initial={"notes": member.notes}),
         "unit_form": unit_form or UnitForm(local=local, initial={"unit": member.unit_id}),
         "role_form": role_form or (RoleForm(choices=choices, initial={"role": member.role}) if choices else None),
         "member": member, "local": local,
@@ -135,6 +139,19 @@ def roll_member_status(request: HttpRequest, member_code: UUID) -> HttpResponse:
             messages.success(request, _("The status was changed."))
             return redirect("membership:roll_member", member_code=member.code)
     return _member_page(request, member, status_form=form, status=400)
+
+
+@never_cache
+@login_required
+@require_POST
+def roll_member_notes(request: HttpRequest, member_code: UUID) -> HttpResponse:
+    member = access_roll_member(request.user, member_code, need="manage_members")
+    form = NotesForm(request.POST)
+    if not form.is_valid():
+        return _member_page(request, member, notes_form=form, status=400)
+    services.member_set_notes(actor=request.user, member=member, notes=form.cleaned_data["notes"])
+    messages.success(request, _("The notes were saved."))
+    return redirect("membership:roll_member", member_code=member.code)
 
 
 @never_cache
@@ -289,6 +306,7 @@ urlpatterns: list[URLPattern] = [
     path("roll/members/<uuid:member_code>/status/", roll_member_status, name="roll_member_status"),
     path("roll/members/<uuid:member_code>/dues/", roll_member_dues, name="roll_member_dues"),
     path("roll/members/<uuid:member_code>/unit/", roll_member_unit, name="roll_member_unit"),
+    path("roll/members/<uuid:member_code>/notes/", roll_member_notes, name="roll_member_notes"),
     path("roll/members/<uuid:member_code>/role/", roll_member_role, name="roll_member_role"),
     path("roll/members/<uuid:member_code>/verify/", roll_verify, name="roll_verify"),
     path("roll/members/<uuid:member_code>/reject/", roll_reject, name="roll_reject"),

@@ -31,6 +31,7 @@ EXPECTATIONS: dict = {
     "membership:roll_member_status": (member, POST_ONLY),
     "membership:roll_member_dues": (member, POST_ONLY),
     "membership:roll_member_unit": (member, POST_ONLY),
+    "membership:roll_member_notes": (member, POST_ONLY),
     "membership:roll_member_role": (member, POST_ONLY),
     "membership:roll_verify": (member, POST_ONLY),
     "membership:roll_reject": (member, POST_ONLY),

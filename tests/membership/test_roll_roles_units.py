@@ -99,3 +99,35 @@ class TestRoles:
         own = Member.objects.get(user=personas.local_admin)
         assert login_as(client, personas.local_admin).post(url("roll_member_role", own),
                                                            {"role": "member"}).status_code == 403
+
+
+class TestNotes:
+    def test_an_organizer_writes_notes_kept_encrypted(self, client: Client, personas: Personas,
+                                                     target: Member) -> None:
+        from django.db import connection
+
+        response = login_as(client, personas.organizer).post(url("roll_member_notes", target),
+                                                             {"notes": "Qzxnotes talked at the canteen"})
+        assert response.status_code == 302
+        target.refresh_from_db()
+        assert target.notes == "Qzxnotes talked at the canteen"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT notes FROM membership_member WHERE id = %s", [target.pk])
+            assert b"Qzxnotes" not in bytes(cursor.fetchone()[0])
+        event = AuditEvent.objects.get(action="member.notes")
+        assert "Qzxnotes" not in str(event.details)
+        assert "Qzxnotes talked" in client.get(url("roll_member", target)).content.decode()
+
+    @pytest.mark.parametrize("who,status", [("steward", 403), ("representative", 403), ("member", 404),
+                                            ("outsider", 404)])
+    def test_others_cannot(self, client: Client, personas: Personas, target: Member, who: str, status: int) -> None:
+        response = login_as(client, personas.get(who)).post(url("roll_member_notes", target), {"notes": "x"})
+        assert response.status_code == status
+        target.refresh_from_db()
+        assert target.notes is None
+
+    def test_too_long_notes_change_nothing(self, client: Client, personas: Personas, target: Member) -> None:
+        response = login_as(client, personas.organizer).post(url("roll_member_notes", target), {"notes": "x" * 4001})
+        assert response.status_code == 400
+        target.refresh_from_db()
+        assert target.notes is None
