@@ -29,7 +29,6 @@ PAGE_SIZE = 50
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 IMPORT_MAX_ROWS = 20000
 EXPORT_CHUNK = 2000
-EXPORT_ALERT_ROWS_DEFAULT = 500
 # Columns of the CSV file, in order; export writes them and import reads them (by header name).
 COLUMNS = ("pseudonym", "legal_name", "email", "phone", "unit", "languages", "job_title", "status", "dues",
            "dues_last_paid", "role")

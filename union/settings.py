@@ -217,6 +217,9 @@ AXES_CLIENT_IP_CALLABLE = "membership.lockout.address_key"
 AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 
+# A roll export larger than this alerts the local's admins.
+TESSERA_EXPORT_ALERT_ROWS = int(os.environ.get("TESSERA_EXPORT_ALERT_ROWS", "500"))
+
 SESSION_COOKIE_AGE = int(os.environ.get("TESSERA_SESSION_HOURS", "12")) * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

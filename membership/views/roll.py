@@ -236,7 +236,7 @@ def roll_export(request: HttpRequest, local_code: UUID) -> StreamingHttpResponse
     local = access_roll_local(request.user, local_code, need="manage_members")
     _form, filters = _filters(request, local)
     qs = roll.roll_queryset(local, filters)
-    alert_rows = getattr(settings, "TESSERA_EXPORT_ALERT_ROWS", roll.EXPORT_ALERT_ROWS_DEFAULT)
+    alert_rows = settings.TESSERA_EXPORT_ALERT_ROWS
     services.roll_export_record(actor=request.user, local=local, rows=qs.count(), alert_rows=alert_rows)
     response = StreamingHttpResponse(roll.export_lines(qs), content_type="text/csv; charset=utf-8")
     name = f"roll-{local.slug}-{timezone.localdate().isoformat()}.csv"
