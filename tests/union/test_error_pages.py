@@ -33,3 +33,16 @@ def test_the_500_page_stands_alone(settings: object) -> None:
     response = client.get("/boom/")
     assert response.status_code == 500
     assert b"Something went wrong" in response.content and b"boom" not in response.content
+
+
+def test_the_403_page_explains_itself(client: Client, personas) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    from tests.base import login_as
+    from tests.grievances.factories import make_case
+
+    case = make_case(personas)
+    response = login_as(client, personas.representative).post(
+        reverse("grievances:case_event_add", kwargs={"code": case.code}), {"kind": "note", "body": "x"})
+    assert response.status_code == 403
+    assert b"your role does not let you change it" in response.content and b'<main id="main"' in response.content
