@@ -13,17 +13,19 @@ Screenshots go to test-artifacts/browser/ at the repository root (ignored by git
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,16 +92,84 @@ def _own_member() -> Seed:
 SEED = _seed_demo  # or _own_member, to run without `manage.py seed_demo`
 
 
+# The two-factor code each officer last used: a code (a 30 s window) works once per user.
+_TOTP_USED: dict[str, str] = {}
+_CONSOLE_MAIL_END = "-" * 79
+
+
 @dataclass
 class LiveServer:
     url: str
     member: Account
     log: Path
+    env: dict[str, str] = field(default_factory=dict)  # the server's environment (DATABASE_URL, keys file...)
 
     def origin_of(self, url: str) -> bool:
         """True when `url` is on this server (http or its WebSocket twin)."""
         ours, theirs = urlsplit(self.url), urlsplit(url)
         return theirs.scheme in ("http", "ws") and theirs.netloc == ours.netloc
+
+    def manage(self, *args: str) -> str:
+        """Run `manage.py <args>` against the server's database and keys; return what it printed."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True,
+            timeout=COMMAND_SECONDS, check=False,
+        )
+        assert done.returncode == 0, f"manage.py {args} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def totp(self, handle: str) -> str:
+        """A fresh two-factor code for a demo officer, never one already used in this session."""
+        while True:
+            out = self.manage("demo_totp", handle)
+            found = re.match(r"\s*(\d{6})\s+\(valid for (\d+) more seconds\)", out)
+            assert found, f"demo_totp printed {out!r}"
+            code, left = found.group(1), int(found.group(2))
+            # Too close to the end of its window, or this window's code was used: wait for the next one.
+            if left >= 4 and _TOTP_USED.get(handle) != code:
+                _TOTP_USED[handle] = code
+                return code
+            time.sleep(left + 0.5)
+
+    def mails_to(self, address: str, *, wait: float = 5.0, count: int = 1) -> list[str]:
+        """Bodies of the emails sent to `address`, from the console backend's output in the server log.
+
+        Waits up to `wait` seconds for at least `count` of them.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            bodies = []
+            for chunk in self.log.read_bytes().split(_CONSOLE_MAIL_END.encode()):
+                start = chunk.find(b"Content-Type: text/plain")
+                if start < 0:
+                    continue
+                message = email.message_from_bytes(chunk[start:].lstrip())
+                if address.lower() in (message.get("To") or "").lower():
+                    payload = message.get_payload(decode=True)
+                    bodies.append(payload.decode(message.get_content_charset() or "utf-8", errors="replace"))
+            if len(bodies) >= count or time.monotonic() > deadline:
+                return bodies
+            time.sleep(0.1)
+
+    def database_bytes(self, into: Path) -> bytes:
+        """A copy of everything the server's database holds on disk: the SQLite files, or a pg_dump."""
+        url = self.env.get("DATABASE_URL", "")
+        into.mkdir(parents=True, exist_ok=True)
+        if url.startswith("sqlite:///"):
+            source = Path(url.removeprefix("sqlite:///"))
+            copied = b""
+            for suffix in ("", "-wal", "-journal"):
+                path = source.with_name(source.name + suffix)
+                if path.exists():
+                    copied += shutil.copyfile(path, into / path.name).read_bytes()
+            assert copied, f"no database file at {source}"
+            return copied
+        dump = into / "database.sql"
+        parts = urlsplit(url)
+        libpq_url = urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))
+        subprocess.run(["pg_dump", "--no-owner", "--file", str(dump), libpq_url], env=self.env,
+                       timeout=COMMAND_SECONDS, check=True)
+        return dump.read_bytes()
 
 
 def _free_port() -> int:
@@ -217,7 +287,7 @@ def live_tessera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
             )
         _wait_until_healthy(url, process, log)
-        yield LiveServer(url=url, member=seed.member, log=log)
+        yield LiveServer(url=url, member=seed.member, log=log, env=env)
     finally:
         if process is not None:
             process.terminate()
@@ -307,9 +377,10 @@ class Browsing:
         return path
 
 
-def open_browsing(browser: Any, server: LiveServer, viewport_name: str) -> tuple[Any, Browsing]:
+def open_browsing(browser: Any, server: LiveServer, viewport_name: str, *,
+                  locale: str = "en-GB") -> tuple[Any, Browsing]:
     viewport = PHONE if viewport_name.startswith("phone") else DESKTOP
-    options: dict[str, Any] = {"viewport": viewport, "locale": "en-GB", "service_workers": "block"}
+    options: dict[str, Any] = {"viewport": viewport, "locale": locale, "service_workers": "block"}
     if viewport is PHONE:
         options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
     context = browser.new_context(**options)
@@ -329,3 +400,39 @@ def browsing(request: pytest.FixtureRequest, browser: Any, live_tessera: LiveSer
         assert not problems, "the pages had problems:\n" + "\n".join(problems)
     finally:
         context.close()
+
+
+def log_in(session: Browsing, handle: str, password: str, *, two_factor: bool = False) -> None:
+    """Log in through the English login form, and the two-factor form for officers."""
+    page = session.page
+    session.goto("/account/login/")
+    page.get_by_label("Handle or email").fill(handle)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.locator("main form").get_by_role("button", name="Log in").click()
+    if two_factor:
+        page.get_by_label("Code from your authenticator app, or a backup code").fill(session.server.totp(handle))
+        page.get_by_role("button", name="Verify", exact=True).click()
+    page.wait_for_url(f"{session.server.url}/")
+
+
+@pytest.fixture
+def people(browser: Any, live_tessera: LiveServer) -> Iterator[Callable[..., Browsing]]:
+    """Opens one browser context per person, `people("phone-360x740")` or `people("desktop", locale="fr")`.
+
+    Every context is watched like `browsing`'s, and the test fails at teardown on any problem.
+    """
+    opened: list[tuple[Any, Browsing]] = []
+
+    def open_one(viewport_name: str, *, locale: str = "en-GB") -> Browsing:
+        context, session = open_browsing(browser, live_tessera, viewport_name, locale=locale)
+        opened.append((context, session))
+        return session
+
+    try:
+        yield open_one
+        problems = [f"{session.viewport_name}: {problem}" for _context, session in opened
+                    for problem in session.watch.problems()]
+        assert not problems, "the pages had problems:\n" + "\n".join(problems)
+    finally:
+        for context, _session in opened:
+            context.close()
