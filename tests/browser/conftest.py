@@ -109,6 +109,12 @@ class LiveServer:
         ours, theirs = urlsplit(self.url), urlsplit(url)
         return theirs.scheme in ("http", "ws") and theirs.netloc == ours.netloc
 
+    @property
+    def debug(self) -> bool:
+        """Whether the server runs with DEBUG (the default in development): Django's own error pages."""
+        value = self.env.get("TESSERA_DEBUG", "").strip().lower()
+        return value in ("1", "true", "yes", "on") or (not value and self.env.get("TESSERA_ENV") != "production")
+
     def manage(self, *args: str) -> str:
         """Run `manage.py <args>` against the server's database and keys; return what it printed."""
         done = subprocess.run(
