@@ -16,11 +16,7 @@ from django.utils.translation import gettext as _
 
 
 def _site_url(path: str) -> str:
-    hosts = [h for h in settings.ALLOWED_HOSTS if h not in ("testserver", "*")]
-    scheme = "https" if settings.PRODUCTION else "http"
-    host = hosts[0] if hosts else "127.0.0.1"
-    port = "" if settings.PRODUCTION or host not in ("127.0.0.1", "localhost") else ":8000"
-    return f"{scheme}://{host}{port}{path}"
+    return settings.TESSERA_SITE_URL + path
 
 
 def account_news(user: Any) -> None:

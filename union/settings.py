@@ -281,6 +281,9 @@ else:
 DEFAULT_FROM_EMAIL = os.environ.get("TESSERA_FROM_EMAIL", "Tessera <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 TESSERA_SITE_NAME = os.environ.get("TESSERA_SITE_NAME", "Tessera")
+# Where emails link to. In production set it to the public address (https://union.example).
+_default_site = f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION and ALLOWED_HOSTS else "http://127.0.0.1:8000"
+TESSERA_SITE_URL = os.environ.get("TESSERA_SITE_URL", _default_site).rstrip("/")
 
 LOGGING = {
     "version": 1,

@@ -280,11 +280,14 @@ def live_tessera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
             "TESSERA_KEYS_FILE": str(tmp / "dev-keys.json"),
             "TESSERA_MEDIA_ROOT": str(tmp / "media"),
             "TESSERA_SERVE_STATIC": "1",
+            # As in production: Tessera's own error pages, and the cached template loader.
+            "TESSERA_DEBUG": "0",
             "PYTHONUNBUFFERED": "1",
         })
         _manage(env, ("compile_catalogs",), ("migrate", "--no-input", "-v", "0"), seed.command)
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
+        env["TESSERA_SITE_URL"] = url  # links in emails
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         log = ARTIFACTS / "daphne.log"
         with log.open("wb") as out:
