@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from grievances.models import Event, Evidence, Grievance, Grievant
+from membership.models import Member
 
 OFFICER = "officer"
 GRIEVANT = "grievant"
@@ -79,3 +80,11 @@ def access_evidence(user: Any, code: Any) -> Evidence:
     if evidence is None or viewer_level(user, evidence.grievance) is None:
         raise Http404
     return evidence
+
+
+def access_filing_member(user: Any) -> Member:
+    """The user's own membership, if it lets them file a grievance in their local; else Http404."""
+    member = Member.objects.filter(user=user, erased_at__isnull=True).select_related("local", "unit").first()
+    if member is None or not user.has_perm("membership.file_grievance", member.local):
+        raise Http404
+    return member

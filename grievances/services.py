@@ -333,8 +333,16 @@ def letter_issue(*, actor: User, grievance: Grievance, facts: str) -> Letter:
     return letter
 
 
-def letter_read(*, letter: Letter) -> bytes:
+def letter_read(*, actor: User, letter: Letter) -> bytes:
+    """The issued letter's PDF; every download is audited. The caller checked access."""
+    grievance = letter.grievance
+    audit_record(actor, "grievance.letter_download", grievance, local_id=grievance.local_id, version=letter.version)
     return files.load("letters", letter.storage_name)
+
+
+def grievance_record_view(*, actor: User, grievance: Grievance, page: str) -> None:
+    """Record that an officer opened a page that gathers evidence about a person (e.g. the register)."""
+    audit_record(actor, f"grievance.{page}_view", grievance, local_id=grievance.local_id)
 
 
 def grievance_export_record(*, actor: User, local: Local, rows: int) -> None:

@@ -29,12 +29,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from membership.forms import EmailPasswordResetForm, LoginForm, TokenForm
 from membership.models import User
 from membership.selectors import needs_two_factor
-from membership.services import user_end_sessions
-from union.audit import audit_record
+from membership.services import two_factor_confirm, user_end_sessions, user_password_changed
 
 PENDING_KEY = "tessera_pending_login"
 PENDING_SECONDS = 300
-BACKUP_CODES = 10
 
 
 def _safe_next(request: HttpRequest, value: str | None) -> str:
@@ -106,7 +104,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         update_session_auth_hash(request, user)
-        audit_record(user, "user.password_change", user)
+        user_password_changed(user=user)
         messages.success(request, _("Your password has been changed."))
         return redirect("account:home")
     return render(request, "account/password_change.html", {"form": form}, status=400 if form.errors else 200)
@@ -154,7 +152,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["otp_token"]):
-            codes = _confirm_device(user, device)
+            codes = two_factor_confirm(user=user, device=device)
             otp_login(request, device)
             return render(request, "account/backup_codes.html", {"codes": codes})
         form.add_error("otp_token", _("That code is not right. Check the time on your phone and try again."))
@@ -162,19 +160,6 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return render(request, "account/two_factor_setup.html", {"form": form, "secret": grouped},
                   status=400 if form.errors else 200)
-
-
-@transaction.atomic
-def _confirm_device(user: User, device: TOTPDevice) -> list[str]:
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    StaticDevice.objects.filter(user=user).delete()
-    backup = StaticDevice.objects.create(user=user, name="backup codes", confirmed=True)
-    codes = [StaticToken.random_token() for _i in range(BACKUP_CODES)]
-    StaticToken.objects.bulk_create([StaticToken(device=backup, token=c) for c in codes])
-    audit_record(user, "user.two_factor_enrolled", user)
-    return codes
 
 
 @never_cache

@@ -88,3 +88,9 @@ def access_own_card(user: Any, code: Any) -> UnionCard:
     if card is None or not getattr(user, "is_active", False):
         raise Http404
     return card
+
+
+
+def can_assess_support(user: Any, local: Local) -> bool:
+    """Organizers record support: anyone who verifies or manages the local's members."""
+    return bool(local_perms(user, local) & {"verify_members", "manage_members"})

@@ -587,3 +587,29 @@ def member_set_notes(*, actor: User, member: Member, notes: str) -> Member:
     member.save(update_fields=["notes"])
     audit_record(actor, "member.notes", member, local_id=member.local_id, length=len(notes.strip()))
     return member
+
+
+def member_record_view(*, actor: User, member: Member) -> None:
+    """Record that an officer saw a member's decrypted details. The caller checked `view_roll`."""
+    audit_record(actor, "member.view", member, local_id=member.local_id)
+
+
+def user_password_changed(*, user: User) -> None:
+    audit_record(user, "user.password_change", user)
+
+
+@transaction.atomic
+def two_factor_confirm(*, user: User, device: Any, backup_codes: int = 10) -> list[str]:
+    """Confirm a verified TOTP device, drop other pending ones, and issue fresh backup codes."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    backup = StaticDevice.objects.create(user=user, name="backup codes", confirmed=True)
+    codes = [StaticToken.random_token() for _i in range(backup_codes)]
+    StaticToken.objects.bulk_create([StaticToken(device=backup, token=c) for c in codes])
+    audit_record(user, "user.two_factor_enrolled", user)
+    return codes

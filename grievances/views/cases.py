@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from grievances.forms import CaseFilterForm, CorrectionForm, EventForm, IntakeForm, StewardIntakeForm
 from grievances.models import Event, Grievance, Grievant
-from grievances.permissions import GRIEVANT, access_grievance, can_see_event, can_work
+from grievances.permissions import GRIEVANT, access_filing_member, access_grievance, can_see_event, can_work
 from grievances.selectors import grievance_list_visible_to, my_cases, own_cases
 from grievances.services import GrievanceError, event_add, event_correct, grievance_create, grievance_submit
 from grievances.services import grievance_update_draft as update_draft
@@ -40,10 +40,7 @@ def _pseudonym(user: Any) -> str:
 
 
 def _own_member(request: HttpRequest) -> Member:
-    member = Member.objects.filter(user=request.user, erased_at__isnull=True).select_related("local", "unit").first()
-    if member is None or not request.user.has_perm("membership.file_grievance", member.local):
-        raise Http404
-    return member
+    return access_filing_member(request.user)
 
 
 def _steward_local(request: HttpRequest) -> Local:

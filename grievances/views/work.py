@@ -43,7 +43,6 @@ from grievances.models import AdverseAction, Grievance, Letter
 from grievances.permissions import GRIEVANT, OFFICER, access_evidence, access_grievance, can_work
 from membership.models import Invitation, Member, RoleGrant, UnionCard
 from membership.roles import OFFICER_ROLES, Role
-from union.audit import audit_record
 from union.pdf import pdf_response
 
 FORMS = {"advance": AdvanceForm, "close": CloseForm, "reopen": ReopenForm, "assign": AssignForm,
@@ -183,7 +182,7 @@ def work_register(request: HttpRequest, code: UUID) -> HttpResponse:
     grievance, level = access_grievance(request.user, code)
     if level != OFFICER or not grievance.category.is_retaliation:
         raise Http404
-    audit_record(request.user, "grievance.register_view", grievance, local_id=grievance.local_id)
+    services.grievance_record_view(actor=request.user, grievance=grievance, page="register")
     return render(request, "grievances/work/register.html", {
         "grievance": grievance, "rows": register_rows(grievance), "can_work": can_work(request.user, grievance),
         "kinds": AdverseAction.Kind,
@@ -378,9 +377,7 @@ def work_letter_download(request: HttpRequest, code: UUID) -> HttpResponse:
     if letter is None:
         raise Http404
     _officer_case(request.user, letter.grievance.code)
-    audit_record(request.user, "grievance.letter_download", letter.grievance, local_id=letter.grievance.local_id,
-                 version=letter.version)
-    return pdf_response(services.letter_read(letter=letter),
+    return pdf_response(services.letter_read(actor=request.user, letter=letter),
                         filename=f"{letter.grievance.number}-letter-v{letter.version}.pdf")
 
 

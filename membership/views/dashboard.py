@@ -20,15 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from membership import charts
 from membership.models import Local, Member, SupportAssessment, SupportLevel
-from membership.permissions import access_local
+from membership.permissions import access_local, can_assess_support
 from membership.support import SupportError, support_assess
 
 PAGE_SIZE = 50
-
-
-def can_assess(user: Any, local: Local) -> bool:
-    """Organizers record support: anyone who verifies or manages the local's members."""
-    return user.has_perm("membership.verify_members", local) or user.has_perm("membership.manage_members", local)
 
 
 class AssessForm(forms.Form):
@@ -53,7 +48,7 @@ def dashboard(request: HttpRequest, code: str) -> HttpResponse:
         "progress_svg": charts.progress_svg(progress, title=_("Signed cards against threshold, per unit")),
         "weekly_svg": charts.weekly_svg(weeks, title=_("Cards signed per week")),
         "support_rows": [(level, summary.get(level.value, 0)) for level in levels],
-        "can_assess": can_assess(request.user, local),
+        "can_assess": can_assess_support(request.user, local),
     }
     return render(request, "membership/dashboard/dashboard.html", context)
 
@@ -76,7 +71,7 @@ def _support_page(request: HttpRequest, local: Local, *, status: int = 200, form
     context = {
         "local": local, "page": page, "levels": levels,
         "units": local.units.select_related("employer", "client").order_by("employer__name", "project", "pk"),
-        "unit_code": unit_code, "can_assess": can_assess(request.user, local), "form": form,
+        "unit_code": unit_code, "can_assess": can_assess_support(request.user, local), "form": form,
     }
     return render(request, "membership/dashboard/support.html", context, status=status)
 
@@ -104,7 +99,7 @@ def support(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def assess(request: HttpRequest, code: str, member_code: str) -> HttpResponse:
     local = access_local(request.user, code, codename="view_roll")
-    if not can_assess(request.user, local):
+    if not can_assess_support(request.user, local):
         raise PermissionDenied
     member = Member.objects.filter(local=local, code=member_code, erased_at__isnull=True).first()
     if member is None:

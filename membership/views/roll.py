@@ -38,7 +38,6 @@ from membership.models import Local, Member
 from membership.permissions import access_roll_local, access_roll_member, can_grant_role, local_perms
 from membership.roles import Role
 from membership.selectors import role_in_local
-from union.audit import audit_record
 
 
 def _has(user: Any, codename: str, local: Local) -> bool:
@@ -97,7 +96,7 @@ def _member_page(request: HttpRequest, member: Member, *, status_form: StatusFor
                  role_form: RoleForm | None = None, notes_form: NotesForm | None = None,
                  status: int = 200) -> HttpResponse:
     local = member.local
-    audit_record(request.user, "member.view", member, local_id=local.pk)
+    services.member_record_view(actor=request.user, member=member)
     member = roll.with_role(Member.objects.filter(pk=member.pk)).select_related(
         "local", "unit__employer", "unit__client").get()
     choices = _role_choices(request.user, member)
