@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models, transaction
+from django.utils.translation import gettext_lazy
 from guardian.shortcuts import assign_perm, remove_perm
 
 from membership.models import (
@@ -91,8 +92,8 @@ def user_deactivate(*, actor: User | None, user: User, reason: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 ERR_DUPLICATE = "duplicate"
-ERR_TRANSITION = "This change of status is not allowed: {current} cannot become {new}."
-ERR_REASON = "Give a reason (it is kept in the audit log)."
+ERR_TRANSITION = gettext_lazy("This change of status is not allowed: %(current)s cannot become %(new)s.")
+ERR_REASON = gettext_lazy("Give a reason (it is kept in the audit log).")
 INVITATION_DAYS = 14
 
 
@@ -204,7 +205,7 @@ def member_join(
             used_at=timezone.now(), used_by=member
         )
         if not updated:
-            raise MembershipError("This invitation has already been used.")
+            raise MembershipError(gettext_lazy("This invitation has already been used."))
     role_grant(actor=None, user=user, local=local, role=Role.MEMBER)
     audit_record(user, "member.join", member, local_id=local.pk, invited=invitation is not None)
     card_sign(member=member, card_text=card_text, signature_name=legal_name, consents=consents,
@@ -255,8 +256,8 @@ def _set_status(*, actor: User | None, member: Member, new: str, reason: str) ->
 
     current = member.status
     if not can_move(current, new):
-        raise MembershipError(ERR_TRANSITION.format(
-            current=Member.Status(current).label, new=Member.Status(new).label))
+        raise MembershipError(ERR_TRANSITION % {
+            "current": Member.Status(current).label, "new": Member.Status(new).label})
     member.status, member.status_changed_at = new, timezone.now()
     fields = ["status", "status_changed_at"]
     if new == Member.Status.ACTIVE and member.verified_at is None:
@@ -321,8 +322,8 @@ def _tell_applicant(member: Member, *, verified: bool) -> None:
 # The roll: dues, CSV import and export. Callers check access (membership.roll.access_roll_*).
 # ---------------------------------------------------------------------------------------------
 
-ERR_IMPORT_REJECTED = "Some rows were rejected; nothing was imported."
-ERR_IMPORT_CLASH = "Someone with one of these emails or phones joined meanwhile; nothing was imported."
+ERR_IMPORT_REJECTED = gettext_lazy("Some rows were rejected; nothing was imported.")
+ERR_IMPORT_CLASH = gettext_lazy("Someone with one of these emails or phones joined meanwhile; nothing was imported.")
 
 
 @transaction.atomic
@@ -536,7 +537,7 @@ def member_confirm_email(*, member: Member) -> Member:
     """
     member = Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=member.pk)
     if member.status != Member.Status.APPLICANT or member.user is None or member.user.is_active:
-        raise MembershipError("This confirmation link has already been used.")
+        raise MembershipError(gettext_lazy("This confirmation link has already been used."))
     User.objects.filter(pk=member.user_id).update(is_active=True)
     member.user.is_active = True
     audit_record(member.user, "member.email_confirmed", member, local_id=member.local_id)
@@ -548,7 +549,7 @@ def member_confirm_email(*, member: Member) -> Member:
 # Where a member works: membership survives a change of employer, and the history is kept.
 # ---------------------------------------------------------------------------------------------
 
-ERR_UNIT_LOCAL = "This workplace belongs to another local."
+ERR_UNIT_LOCAL = gettext_lazy("This workplace belongs to another local.")
 
 
 @transaction.atomic

@@ -22,14 +22,15 @@ DEFAULT_LEVELS = (
     (4, gettext_noop("Opposed")),
     (5, gettext_noop("Hostile (works against the union)")),
 )
-ERR_LEVEL_IN_USE = (
-    "This level has been used in %(count)s assessment, so it cannot be deleted. Rename it instead.",
-    "This level has been used in %(count)s assessments, so it cannot be deleted. Rename it instead.",
-)
-
-
 def level_in_use_message(count: int) -> str:
-    return ngettext(*ERR_LEVEL_IN_USE, count) % {"count": count}
+    # Literal strings inside ngettext(), so that makemessages extracts both forms.
+    return ngettext(
+        "This level has been used in %(count)s assessment, so it cannot be deleted. Rename it instead.",
+        "This level has been used in %(count)s assessments, so it cannot be deleted. Rename it instead.",
+        count,
+    ) % {"count": count}
+
+
 ERR_WRONG_UNION = gettext_noop("This level belongs to another union's scale.")
 ERR_ERASED = gettext_noop("This member erased their account.")
 

@@ -131,3 +131,24 @@ class TestNotes:
         assert response.status_code == 400
         target.refresh_from_db()
         assert target.notes is None
+
+
+def test_a_refused_status_change_is_explained_in_the_officers_language(client: Client, personas: Personas,
+                                                                        target: Member) -> None:
+    login_as(client, personas.organizer)
+    client.post(reverse("set_language"), {"language": "fr", "next": "/"})
+    response = client.post(url("roll_member_status", target), {"status": "applicant", "reason": "test"})
+    assert response.status_code == 400
+    assert "Ce changement de statut n&#x27;est pas permis" in response.content.decode()
+    target.refresh_from_db()
+    assert target.status == Member.Status.ACTIVE
+
+
+def test_the_level_in_use_message_has_its_plural_in_the_catalog() -> None:
+    from django.utils import translation
+
+    from membership.support import level_in_use_message
+
+    with translation.override("fr"):
+        assert level_in_use_message(1).startswith("Ce niveau a servi dans 1 évaluation :")
+        assert "3 évaluations" in level_in_use_message(3)
