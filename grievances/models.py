@@ -84,6 +84,8 @@ class Grievance(models.Model):
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    # Always local.union (and employer is unit.employer when a unit is set): copied at filing so
+    # numbering and the dashboard filter without joins. grievance_create is the only writer.
     union = models.ForeignKey(Union, on_delete=models.PROTECT, related_name="grievances")
     local = models.ForeignKey(Local, on_delete=models.PROTECT, related_name="grievances")
     unit = models.ForeignKey(BargainingUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

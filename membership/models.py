@@ -194,6 +194,8 @@ class Member(models.Model):
         EXEMPT = "exempt", _("Exempt")
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Always local.union; kept on the row because the unique (union, email_index) and
+    # (union, phone_index) constraints that catch duplicate sign-ups need it in this table.
     union = models.ForeignKey(Union, on_delete=models.PROTECT, related_name="members")
     local = models.ForeignKey(Local, on_delete=models.PROTECT, related_name="members")
     unit = models.ForeignKey(BargainingUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="members")
