@@ -33,10 +33,16 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """A single row: the last link of the chain. Appenders lock it, so links never fork."""
+    """A single row: the last link of the chain. Appenders lock it, so links never fork.
+
+    `seal` is a keyed HMAC over (last_seq, last_hash) with a key that lives outside the database
+    (`union.audit.head_seal`): someone holding only the database can delete the last records but
+    cannot rewind the head to match, so `audit_verify` notices the truncation.
+    """
 
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+    seal = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"audit head at #{self.last_seq}"
