@@ -12,7 +12,16 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from membership.models import CardText, Member, SupportAssessment, SupportLevel, UnionCard, User, normalize_phone
+from membership.models import (
+    CardText,
+    Member,
+    MemberStatusChange,
+    SupportAssessment,
+    SupportLevel,
+    UnionCard,
+    User,
+    normalize_phone,
+)
 from membership.self_service import ERASED_PSEUDONYM, ERR_CONTACT_UNAVAILABLE, RESIGN_REASON
 from membership.services import member_join
 from membership.support import support_assess, support_levels_seed_defaults
@@ -190,7 +199,9 @@ class TestResign:
         assert response.status_code == 302
         assert Member.objects.get(user=personas.member).status == Member.Status.RESIGNED
         event = AuditEvent.objects.get(action="member.status")
-        assert event.details == {"from": "active", "to": "resigned", "reason": RESIGN_REASON}
+        change = MemberStatusChange.objects.get(member__user=personas.member)
+        assert event.details == {"from": "active", "to": "resigned", "change": change.pk}
+        assert change.reason == RESIGN_REASON
         assert login_as(Client(), personas.member).post(url("me_resign"), {"confirm": "on"}).status_code == 400
 
     def test_officers_lose_their_role_when_they_resign(self, personas: Personas) -> None:
