@@ -140,6 +140,11 @@ def member_export(*, actor: User, member: Member) -> dict[str, Any]:
             {"code": str(c.code), "signed_at": when(c.signed_at), "revoked_at": when(c.revoked_at), "signed": c.signed}
             for c in member.cards.all()
         ],
+        # Reasons organizers gave for changing the member's status are data about them too.
+        "status_changes": [
+            {"from": c.from_status, "to": c.to_status, "changed_at": when(c.changed_at), "reason": c.reason}
+            for c in member.status_changes.all()
+        ],
         "support_assessments": [
             {"level": a.level.value, "label": a.level.label, "recorded_at": when(a.recorded_at)}
             for a in member.assessments.select_related("level")

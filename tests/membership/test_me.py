@@ -23,7 +23,7 @@ from membership.models import (
     normalize_phone,
 )
 from membership.self_service import ERASED_PSEUDONYM, ERR_CONTACT_UNAVAILABLE, RESIGN_REASON
-from membership.services import member_join
+from membership.services import member_join, member_set_status
 from membership.support import support_assess, support_levels_seed_defaults
 from tests.base import Personas, login_as
 from tests.factories import PASSWORD, make_local, make_member, make_union, make_unit
@@ -172,6 +172,7 @@ class TestExport:
         support_assess(actor=personas.organizer, member=member,
                        level=SupportLevel.objects.get(union=personas.local.union, value=2))
         Member.objects.filter(pk=member.pk).update(unit=make_unit(personas.local))
+        member_set_status(actor=personas.organizer, member=member, new="rejected", reason="not in our units yet")
         response = login_as(Client(), member.user).get(url("me_export"))
         assert response.status_code == 200
         assert response["Content-Disposition"].startswith("attachment;")
@@ -182,6 +183,8 @@ class TestExport:
         assert data["cards"][0]["signed"]["signature"] == "Imani Legal"
         assert data["support_assessments"] == [
             {"level": 2, "label": "Supporter", "recorded_at": data["support_assessments"][0]["recorded_at"]}]
+        assert [(c["from"], c["to"], c["reason"]) for c in data["status_changes"]] == [
+            ("pending", "rejected", "not in our units yet"), ("applicant", "pending", "card signed")]
         assert personas.organizer.handle not in response.content.decode()  # who assessed is not theirs
         assert AuditEvent.objects.filter(action="member.export", target_id=str(member.code)).count() == 1
 
