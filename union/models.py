@@ -8,9 +8,11 @@ from django.db import models
 class AuditEvent(models.Model):
     """One append-only audit record, chained to the previous one by a keyed hash.
 
-    Who did what to which object, and when; `details` carries identifiers and reasons, never
-    personal data (`union.audit.audit_record` refuses the usual suspects). The actor is kept as
-    a plain id, not a foreign key, so that erasing a user cannot rewrite history.
+    Who did what to which object, and when; `details` carries identifiers, codes and counts,
+    never personal data or typed text (`union.audit.audit_record` refuses the usual suspects,
+    "reason" included: a reason lives encrypted on the object it explains, and the record names
+    that object by id). The actor is kept as a plain id, not a foreign key, so that erasing a
+    user cannot rewrite history.
     """
 
     seq = models.BigIntegerField(unique=True)
