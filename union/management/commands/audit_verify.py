@@ -25,8 +25,9 @@ class Command(BaseCommand):
             raise CommandError(f"Audit chain broken after {report.checked} good record(s): {report.problem}")
         self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {report.checked} record(s) verified."))
         if report.checkpoint_file is None:
-            self.stderr.write("No checkpoint file (TESSERA_AUDIT_CHECKPOINT_FILE is not set): deleting the whole "
-                              "audit table would not be detected.")
+            self.stderr.write("No checkpoint file (TESSERA_AUDIT_CHECKPOINT_FILE is not set): emptying the whole "
+                              "audit log (records and head together), or cutting its end and replaying a head row "
+                              "from an old backup, would not be detected.")
         elif report.last_checkpoint is not None:
             point = report.last_checkpoint
             self.stdout.write(f"Latest checkpoint: record #{point.seq} at {point.at}.")
