@@ -187,6 +187,7 @@ class Event(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     shared = models.BooleanField(default=False, help_text="Visible to the grievants")
     body = EncryptedTextField(null=True, blank=True)
+    # Codes and ids only (a step slug, an outcome, an account id); never a handle, a name or text.
     data = models.JSONField(default=dict, blank=True)
     author = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     occurred_on = models.DateField(null=True, blank=True)

@@ -227,7 +227,9 @@ def grievance_assign(*, actor: User, grievance: Grievance, steward: User) -> Gri
     previous = grievance.steward_id
     grievance.steward = steward
     grievance.save(update_fields=["steward"])
-    _event(grievance, Event.Kind.ASSIGNMENT, actor, shared=True, steward=steward.handle)
+    # The account id, resolved to today's pseudonym when the timeline is shown: a handle written
+    # here would outlive the steward's erasure in an append-only timeline.
+    _event(grievance, Event.Kind.ASSIGNMENT, actor, shared=True, steward_id=steward.pk)
     audit_record(actor, "grievance.assign", grievance, local_id=grievance.local_id, steward_id=steward.pk,
                  previous_id=previous)
     _tell([steward], _("You were assigned case %(number)s."), grievance)

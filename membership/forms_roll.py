@@ -41,7 +41,7 @@ class RollFilterForm(forms.Form):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(label=_("New status"), choices=Member.Status.choices)
-    reason = forms.CharField(label=_("Reason (kept in the audit log)"), max_length=500,
+    reason = forms.CharField(label=_("Reason (kept encrypted with the member's record)"), max_length=500,
                              widget=forms.TextInput())
 
 
@@ -75,7 +75,8 @@ class RoleForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason = forms.CharField(label=_("Reason for rejecting (kept in the audit log, not sent)"), max_length=500)
+    reason = forms.CharField(label=_("Reason for rejecting (kept encrypted with the application, not sent)"),
+                             max_length=500)
 
 
 class ImportUploadForm(forms.Form):

@@ -59,6 +59,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     email_index = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     language = models.CharField(_("language"), max_length=8, default="en")
     is_active = models.BooleanField(default=True)
+    # Why the account was deactivated, as given (deactivate_user --reason): encrypted, because an
+    # operator may type anything, and kept here rather than in the append-only audit log.
+    deactivation_reason = EncryptedTextField(null=True, blank=True, editable=False)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     # Mixed into the session hash: replacing it ends every session of the user at once.
@@ -252,6 +255,29 @@ def normalize_phone(phone: str) -> str:
     phone = phone.strip()
     digits = "".join(ch for ch in phone if ch.isdigit())
     return ("+" + digits if phone.startswith("+") else digits) if digits else ""
+
+
+class MemberStatusChange(models.Model):
+    """One move of a member through the lifecycle, with the reason given for it.
+
+    An organizer's reason ("works for the vendor's HR", "asked to leave after ...") says something
+    about a person, so it is encrypted here, on the object it explains, and not written into the
+    append-only audit log: the audit record of the change names this row by id. Erasing the
+    member clears the reasons and keeps the bare moves.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=Member.Status.choices)
+    to_status = models.CharField(max_length=16, choices=Member.Status.choices)
+    reason = EncryptedTextField(_("reason"), null=True, blank=True)
+    changed_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_status} -> {self.to_status}"
 
 
 class UnitHistory(models.Model):

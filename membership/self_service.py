@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from membership.lifecycle import can_move
-from membership.models import Member, RoleGrant, SupportAssessment, UnionCard, User
+from membership.models import Member, MemberStatusChange, RoleGrant, SupportAssessment, UnionCard, User
 from membership.roles import Role
 from membership.services import MembershipError, _set_status, role_grant, role_revoke, user_deactivate
 from union.audit import audit_record
@@ -140,6 +140,11 @@ def member_export(*, actor: User, member: Member) -> dict[str, Any]:
             {"code": str(c.code), "signed_at": when(c.signed_at), "revoked_at": when(c.revoked_at), "signed": c.signed}
             for c in member.cards.all()
         ],
+        # Reasons organizers gave for changing the member's status are data about them too.
+        "status_changes": [
+            {"from": c.from_status, "to": c.to_status, "changed_at": when(c.changed_at), "reason": c.reason}
+            for c in member.status_changes.all()
+        ],
         "support_assessments": [
             {"level": a.level.value, "label": a.level.label, "recorded_at": when(a.recorded_at)}
             for a in member.assessments.select_related("level")
@@ -160,8 +165,10 @@ def member_erase(*, actor: User, member: Member) -> Member:
     The Member row stays (with `erased_at`), so grievances, ballots' "has voted" rows and the
     audit log still point at something; everything that identifies the person is removed: the
     encrypted fields and their blind indexes, the pseudonym, languages and job title, what the
-    cards said (the cards stay as revoked, content-less rows), organizers' assessments, and on
-    the account the handle, email, password, two-factor devices, roles and sessions.
+    cards said (the cards stay as revoked, content-less rows), organizers' assessments, the
+    reasons given for status changes (the bare moves stay), and on the account the handle,
+    email, password, two-factor devices, roles and sessions. The audit log holds ids only, and
+    grievance timelines name stewards by account id, so the old handle survives nowhere.
     """
     from django_otp.plugins.otp_static.models import StaticDevice
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -185,6 +192,8 @@ def member_erase(*, actor: User, member: Member) -> Member:
         card.revoked_at = card.revoked_at or now
         card.save(update_fields=["signed", "revoked_at"])
     SupportAssessment.objects.filter(member=member).delete()
+    # What organizers wrote about why the member's status changed is data about the member too.
+    MemberStatusChange.objects.filter(member=member).update(reason=None)
     member.legal_name = member.notes = None
     member.set_email(None)
     member.set_phone(None)

@@ -14,6 +14,7 @@ from membership.models import (
     Invitation,
     Local,
     Member,
+    MemberStatusChange,
     RoleGrant,
     Union,
     UnionCard,
@@ -71,19 +72,27 @@ def role_revoke(*, actor: User | None, user: User, local: Local) -> None:
 
 @transaction.atomic
 def user_end_sessions(*, actor: User | None, user: User, reason: str) -> None:
-    """End every session of `user` on every device, and close their open sockets."""
+    """End every session of `user` on every device, and close their open sockets.
+
+    `reason` is a fixed code from the code ("user request", "deactivated"), never typed text: it
+    is written into the audit log as the record's `cause`.
+    """
     User.objects.filter(pk=user.pk).update(session_nonce=new_session_nonce())
     user.refresh_from_db(fields=["session_nonce"])
-    audit_record(actor, "user.sessions_ended", user, reason=reason)
+    audit_record(actor, "user.sessions_ended", user, cause=reason)
     broadcast_on_commit(user_group(user.pk), {"type": "session.end"})
 
 
 @transaction.atomic
 def user_deactivate(*, actor: User | None, user: User, reason: str) -> None:
-    """Deactivate an account: it cannot log in and all of its sessions end now."""
-    User.objects.filter(pk=user.pk).update(is_active=False)
-    user.is_active = False
-    audit_record(actor, "user.deactivate", user, reason=reason)
+    """Deactivate an account: it cannot log in and all of its sessions end now.
+
+    The reason may be typed by an operator, so it is kept encrypted on the account
+    (`User.deactivation_reason`); the audit record names the account only.
+    """
+    user.is_active, user.deactivation_reason = False, (reason or "").strip()[:500] or None
+    user.save(update_fields=["is_active", "deactivation_reason"])
+    audit_record(actor, "user.deactivate", user)
     user_end_sessions(actor=actor, user=user, reason="deactivated")
 
 
@@ -93,7 +102,7 @@ def user_deactivate(*, actor: User | None, user: User, reason: str) -> None:
 
 ERR_DUPLICATE = "duplicate"
 ERR_TRANSITION = gettext_lazy("This change of status is not allowed: %(current)s cannot become %(new)s.")
-ERR_REASON = gettext_lazy("Give a reason (it is kept in the audit log).")
+ERR_REASON = gettext_lazy("Give a reason (it is kept encrypted with the member's record).")
 INVITATION_DAYS = 14
 
 
@@ -264,8 +273,13 @@ def _set_status(*, actor: User | None, member: Member, new: str, reason: str) ->
         member.verified_at = member.status_changed_at
         fields.append("verified_at")
     member.save(update_fields=fields)
+    # The reason stays with the member, encrypted; the audit record names the change by id only.
+    change = MemberStatusChange.objects.create(
+        member=member, from_status=current, to_status=new, reason=reason or None,
+        changed_by=actor if actor is not None and actor.is_authenticated else None,
+        changed_at=member.status_changed_at)
     audit_record(actor, "member.status", member, local_id=member.local_id, **{"from": current, "to": new},
-                 reason=reason)
+                 change=change.pk)
 
 
 @transaction.atomic
@@ -290,7 +304,7 @@ def member_verify(*, actor: User, member: Member) -> Member:
 
 @transaction.atomic
 def member_reject(*, actor: User, member: Member, reason: str) -> Member:
-    """An organizer rejects a pending application with a reason (for the audit log, not the email)."""
+    """An organizer rejects a pending application with a reason (kept encrypted, not sent)."""
     reason = (reason or "").strip()
     if not reason:
         raise MembershipError(ERR_REASON)

@@ -217,6 +217,11 @@ AXES_CLIENT_IP_CALLABLE = "membership.lockout.address_key"
 AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 
+# The audit checkpoint file: an append-only file outside the database where
+# `manage.py audit_checkpoint` records the chain's end each day and `audit_verify` checks it
+# (union/audit.py). Unset: no checkpoints, and truncation of the whole log goes unnoticed.
+TESSERA_AUDIT_CHECKPOINT_FILE = os.environ.get("TESSERA_AUDIT_CHECKPOINT_FILE", "").strip()
+
 # A roll export larger than this alerts the local's admins.
 TESSERA_EXPORT_ALERT_ROWS = int(os.environ.get("TESSERA_EXPORT_ALERT_ROWS", "500"))
 

@@ -27,7 +27,7 @@ from grievances.permissions import GRIEVANT, access_filing_member, access_grieva
 from grievances.selectors import grievance_list_visible_to, my_cases, own_cases
 from grievances.services import GrievanceError, event_add, event_correct, grievance_create, grievance_submit
 from grievances.services import grievance_update_draft as update_draft
-from membership.models import Local, Member
+from membership.models import Local, Member, User
 from membership.selectors import locals_where
 
 PAGE_SIZE = 50
@@ -181,8 +181,17 @@ def case_submit(request: HttpRequest, code: Any) -> HttpResponse:
 
 
 def _timeline(grievance: Grievance, level: str) -> list[tuple[Event, list[Event]]]:
-    """Visible entries in order, each with the corrections made to it."""
+    """Visible entries in order, each with the corrections made to it.
+
+    An assignment names the steward by account id; it is resolved here, in one query, to the
+    pseudonym they have today (`event.steward_name`), so an erased steward is shown as erased.
+    """
     events = [e for e in grievance.events.select_related("author__member") if can_see_event(level, e)]
+    steward_ids = {e.data.get("steward_id") for e in events if e.kind == Event.Kind.ASSIGNMENT}
+    stewards = {u.pk: u for u in User.objects.filter(pk__in=steward_ids - {None}).select_related("member")}
+    for event in events:
+        if event.kind == Event.Kind.ASSIGNMENT:
+            event.steward_name = _pseudonym(stewards.get(event.data.get("steward_id")))  # type: ignore[attr-defined]
     corrections: dict[int, list[Event]] = {}
     for event in events:
         if event.corrects_id:

@@ -107,6 +107,8 @@ def _member_page(request: HttpRequest, member: Member, *, status_form: StatusFor
         "role_form": role_form or (RoleForm(choices=choices, initial={"role": member.role}) if choices else None),
         "member": member, "local": local,
         "history": member.unit_history.select_related("unit__employer", "unit__client")[:20],
+        # Reasons are decrypted for officers only, on this page whose viewing is audited.
+        "status_changes": member.status_changes.select_related("changed_by__member")[:20],
         "can_manage": _has(request.user, "manage_members", local),
         "can_verify": _has(request.user, "verify_members", local) and member.status == Member.Status.PENDING,
         "status_form": status_form or StatusForm(),
@@ -217,7 +219,7 @@ def roll_reject(request: HttpRequest, member_code: UUID) -> HttpResponse:
     member = access_roll_member(request.user, member_code, need="verify_members")
     form = RejectForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Give a reason (it is kept in the audit log)."))
+        messages.error(request, _("Give a reason (it is kept encrypted with the member's record)."))
         return redirect("membership:roll_pending", local_code=member.local.code)
     try:
         services.member_reject(actor=request.user, member=member, reason=form.cleaned_data["reason"])

@@ -12,9 +12,18 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from membership.models import CardText, Member, SupportAssessment, SupportLevel, UnionCard, User, normalize_phone
+from membership.models import (
+    CardText,
+    Member,
+    MemberStatusChange,
+    SupportAssessment,
+    SupportLevel,
+    UnionCard,
+    User,
+    normalize_phone,
+)
 from membership.self_service import ERASED_PSEUDONYM, ERR_CONTACT_UNAVAILABLE, RESIGN_REASON
-from membership.services import member_join
+from membership.services import member_join, member_set_status
 from membership.support import support_assess, support_levels_seed_defaults
 from tests.base import Personas, login_as
 from tests.factories import PASSWORD, make_local, make_member, make_union, make_unit
@@ -163,6 +172,7 @@ class TestExport:
         support_assess(actor=personas.organizer, member=member,
                        level=SupportLevel.objects.get(union=personas.local.union, value=2))
         Member.objects.filter(pk=member.pk).update(unit=make_unit(personas.local))
+        member_set_status(actor=personas.organizer, member=member, new="rejected", reason="not in our units yet")
         response = login_as(Client(), member.user).get(url("me_export"))
         assert response.status_code == 200
         assert response["Content-Disposition"].startswith("attachment;")
@@ -173,6 +183,8 @@ class TestExport:
         assert data["cards"][0]["signed"]["signature"] == "Imani Legal"
         assert data["support_assessments"] == [
             {"level": 2, "label": "Supporter", "recorded_at": data["support_assessments"][0]["recorded_at"]}]
+        assert [(c["from"], c["to"], c["reason"]) for c in data["status_changes"]] == [
+            ("pending", "rejected", "not in our units yet"), ("applicant", "pending", "card signed")]
         assert personas.organizer.handle not in response.content.decode()  # who assessed is not theirs
         assert AuditEvent.objects.filter(action="member.export", target_id=str(member.code)).count() == 1
 
@@ -190,7 +202,9 @@ class TestResign:
         assert response.status_code == 302
         assert Member.objects.get(user=personas.member).status == Member.Status.RESIGNED
         event = AuditEvent.objects.get(action="member.status")
-        assert event.details == {"from": "active", "to": "resigned", "reason": RESIGN_REASON}
+        change = MemberStatusChange.objects.get(member__user=personas.member)
+        assert event.details == {"from": "active", "to": "resigned", "change": change.pk}
+        assert change.reason == RESIGN_REASON
         assert login_as(Client(), personas.member).post(url("me_resign"), {"confirm": "on"}).status_code == 400
 
     def test_officers_lose_their_role_when_they_resign(self, personas: Personas) -> None:

@@ -7,10 +7,11 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from membership.models import Member, UnitHistory
+from membership.models import Member, MemberStatusChange, UnitHistory
 from membership.roll import decode_cursor, encode_cursor
 from tests.base import Personas, login_as
 from tests.factories import make_unit, make_user
+from tests.union.test_fields import raw_column
 from union.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -185,7 +186,14 @@ class TestStatusAndDues:
         m.refresh_from_db()
         assert m.status == "suspended"
         event = AuditEvent.objects.get(action="member.status")
-        assert event.details == {"from": "active", "to": "suspended", "reason": "asked by the branch"}
+        change = MemberStatusChange.objects.get(member=m)
+        # The reason is on the member's status change, encrypted; the audit row names the change.
+        assert event.details == {"from": "active", "to": "suspended", "change": change.pk}
+        assert (change.from_status, change.to_status, change.reason) == ("active", "suspended", "asked by the branch")
+        assert change.changed_by == personas.organizer
+        assert raw_column("membership_memberstatuschange", "reason", change.pk) != b"asked by the branch"
+        page = login_as(Client(), personas.organizer).get(member_url(m)).content.decode()
+        assert "Status history" in page and "asked by the branch" in page
 
     def test_an_illegal_transition_shows_the_services_message(self, personas: Personas) -> None:
         m = personas.member.member
@@ -260,7 +268,9 @@ class TestVerification:
         client.post(member_url(applicant, "roll_reject"), {"reason": "not in any of our units"})
         applicant.refresh_from_db()
         assert applicant.status == "rejected"
-        assert AuditEvent.objects.get(action="member.status").details["reason"] == "not in any of our units"
+        details = AuditEvent.objects.get(action="member.status").details
+        assert "reason" not in details and "not in any" not in str(details)
+        assert MemberStatusChange.objects.get(pk=details["change"]).reason == "not in any of our units"
 
     def test_verifying_an_active_member_shows_the_error(self, personas: Personas) -> None:
         response = login_as(Client(), personas.organizer).post(member_url(personas.member.member, "roll_verify"), follow=True)

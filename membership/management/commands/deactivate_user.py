@@ -15,7 +15,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("login", help="handle or email")
-        parser.add_argument("--reason", required=True, help="why, for the audit log (no personal data)")
+        parser.add_argument("--reason", required=True,
+                            help="why (kept encrypted on the account; the audit log records only the deactivation)")
 
     def handle(self, *args: Any, login: str, reason: str, **options: Any) -> None:
         user = find_user(login)
