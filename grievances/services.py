@@ -32,6 +32,7 @@ from grievances.models import (
     Letter,
     Step,
 )
+from grievances.permissions import can_be_assigned
 from membership.models import BargainingUnit, Local, Member, User
 from union.audit import audit_record
 from union.realtime import notify_user
@@ -222,7 +223,7 @@ def grievance_reopen(*, actor: User, grievance: Grievance, reason: str) -> Griev
 def grievance_assign(*, actor: User, grievance: Grievance, steward: User) -> Grievance:
     """Assign (or reassign) the steward; they must work grievances in this local."""
     grievance = _lock(grievance)
-    if not steward.is_active or not steward.has_perm("membership.manage_grievances", grievance.local):
+    if not can_be_assigned(steward, grievance.local):
         raise GrievanceError(ERR_STEWARD)
     previous = grievance.steward_id
     grievance.steward = steward

@@ -1,4 +1,9 @@
-"""Access rules of the membership app. Missing and forbidden both answer 404."""
+"""Access rules of the membership app. Missing and forbidden both answer 404.
+
+Every permission question about a local goes through `local_perms`, which intersects the user's
+guardian permissions with what their membership status allows at that moment (membership/roles.py).
+Never ask `user.has_perm("membership.…", local)` directly: it would miss the status.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from membership.models import Local, Member, UnionCard
-from membership.roles import can_grant
+from membership.roles import can_grant, status_allows
 from membership.selectors import role_in_local
 
 
@@ -19,35 +24,55 @@ def access_local(user: Any, code: Any, *, codename: str = "view_local", for_writ
     to change things: a visible local that the user may not change raises PermissionDenied.
     """
     local = Local.objects.filter(code=code).first()
-    if local is None or not getattr(user, "is_active", False) or not user.has_perm(f"membership.{codename}", local):
+    if local is None or not _has(user, codename, local):
         raise Http404
-    if for_write and not user.has_perm("membership.manage_members", local):
+    if for_write and not _has(user, "manage_members", local):
         raise PermissionDenied
     return local
 
 
 def can_grant_role(user: Any, local: Local, role: str) -> bool:
     """Only officers with `manage_roles` grant roles, and never one above their own rank."""
-    if not user.has_perm("membership.manage_roles", local):
+    if not _has(user, "manage_roles", local):
         return False
     return can_grant(role_in_local(user, local), role)
 
 
 def local_perms(user: Any, local: Local) -> frozenset[str]:
-    """The user's permission codenames on `local`, read once per request (two queries).
+    """The user's effective permission codenames on `local`, read once per request (one query).
 
+    The guardian permissions of their role, cut down to what their membership status in the local
+    allows now (membership/roles.py): a suspended, resigned or rejected officer, or one whose
+    guardian rows were left behind by some other write, holds nothing beyond their status. Roles
+    are granted to users, never to groups, so only the user's own object permissions count.
     Each `user.has_perm(..., obj)` makes guardian query again; a page that asks three questions
     would pay six queries. The answer is kept on the user object, which lives for one request,
-    so a revoked role still takes effect on the next request.
+    so a revoked role or a changed status still takes effect on the next request.
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
     cache = user.__dict__.setdefault("_tessera_local_perms", {})
     if local.pk not in cache:
-        from guardian.core import ObjectPermissionChecker
-
-        cache[local.pk] = frozenset(ObjectPermissionChecker(user).get_perms(local))
+        cache[local.pk] = _stored_perms_and_status(user, local)
     return cache[local.pk]
+
+
+def _stored_perms_and_status(user: Any, local: Local) -> frozenset[str]:
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import OuterRef, Subquery
+    from guardian.models import UserObjectPermission
+
+    status = Member.objects.filter(user=OuterRef("user_id"), local=local, erased_at__isnull=True).values("status")
+    rows = list(
+        UserObjectPermission.objects.filter(
+            user=user, content_type=ContentType.objects.get_for_model(Local), object_pk=str(local.pk)
+        )
+        .annotate(status=Subquery(status[:1]))
+        .values_list("permission__codename", "status")
+    )
+    if not rows:
+        return frozenset()
+    return frozenset(codename for codename, _status in rows) & status_allows(rows[0][1])
 
 
 def _has(user: Any, codename: str, local: Local) -> bool:
