@@ -179,3 +179,21 @@ def access_steward_local(user: Any) -> Local:
 def can_be_assigned(steward: Any, local: Local) -> bool:
     """Only someone who works grievances in the local now may be assigned a case there."""
     return bool(getattr(steward, "is_active", False)) and _works_grievances(steward, local)
+
+
+def access_grievance_for_upload(user: Any, code: Any) -> tuple[Grievance, str]:
+    """A case the user may add evidence to: its grievants and those who work it; 403 for other viewers."""
+    grievance, level = access_grievance(user, code)
+    if not can_upload_evidence(user, grievance, level):
+        raise PermissionDenied
+    return grievance, level
+
+
+def can_file_for_members(user: Any) -> bool:
+    """Whether the user files cases on members' behalf somewhere (works a local's grievances)."""
+    return locals_where(user, "manage_grievances").exists()
+
+
+def is_grievance_officer(user: Any) -> bool:
+    """Whether the user sees some local's cases (for the list page's navigation)."""
+    return locals_where(user, "view_grievances").exists()

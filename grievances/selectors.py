@@ -53,3 +53,4 @@ def own_cases(user: Any) -> QuerySet[Grievance]:
     return grievance_list_visible_to(user).filter(
         (Q(pk__in=mine) & ~Q(status=draft)) | Q(filed_by=user, status=draft)
     ).order_by("-created_at")
+

@@ -119,3 +119,65 @@ def access_own_card(user: Any, code: Any) -> UnionCard:
 def can_assess_support(user: Any, local: Local) -> bool:
     """Organizers record support: anyone who verifies or manages the local's members."""
     return bool(local_perms(user, local) & {"verify_members", "manage_members"})
+
+
+def has_local_perm(user: Any, codename: str, local: Local) -> bool:
+    """For templates: whether the user holds `codename` on `local` now (status included)."""
+    return _has(user, codename, local)
+
+
+def grantable_roles(user: Any, member: Member) -> list[tuple[str, str]]:
+    """Roles the viewer may give this member: none when the member has no account, is the viewer,
+    or already holds a role above the viewer's rank."""
+    from membership.roles import Role
+
+    current = role_in_local(member.user, member.local) if member.user_id else None
+    if member.user_id is None or member.user_id == user.pk or not can_grant_role(user, member.local, current or "member"):
+        return []
+    return [(role.value, role.label) for role in Role if can_grant_role(user, member.local, role)]
+
+
+def access_role_change(user: Any, member_code: Any) -> tuple[Member, list[tuple[str, str]]]:
+    """A member on a roll the user sees, with the roles the user may give them; 403 if none."""
+    member = access_roll_member(user, member_code)
+    choices = grantable_roles(user, member)
+    if not choices:
+        raise PermissionDenied
+    return member, choices
+
+
+def access_assessable_member(user: Any, local_code: Any, member_code: Any) -> tuple[Local, Member]:
+    """A member whose support the user may record: 404 unless they see the roll, 403 unless they
+    organize, 404 for a member not on this local's roll (or erased)."""
+    local = access_local(user, local_code, codename="view_roll")
+    if not can_assess_support(user, local):
+        raise PermissionDenied
+    member = Member.objects.filter(local=local, code=member_code, erased_at__isnull=True).first()
+    if member is None:
+        raise Http404
+    return local, member
+
+
+def access_own_member(user: Any) -> Member:
+    """The member record of the logged-in account, whatever its status; 404 without one (or erased).
+
+    Every member may see, export, resign or erase their own record: these are their rights over
+    their own data, not membership rights.
+    """
+    member = (
+        Member.objects.filter(user=user, erased_at__isnull=True)
+        .select_related("union", "local", "unit__employer", "unit__client").first()
+    )
+    if member is None or not getattr(user, "is_active", False):
+        raise Http404
+    return member
+
+
+def access_inviting_member(user: Any, union: Any) -> Member:
+    """Only an active member of the union invites coworkers; anyone else gets 404."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        raise Http404
+    member = Member.objects.filter(user=user, union=union, erased_at__isnull=True).first()
+    if member is None or member.status != Member.Status.ACTIVE:
+        raise Http404
+    return member

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from grievances.forms import CaseFilterForm, CorrectionForm, EventForm, IntakeForm, StewardIntakeForm
-from grievances.models import Event, Grievance, Grievant
+from grievances.models import Grievance, Grievant
 from grievances.permissions import (
     GRIEVANT,
     access_correctable_event,
@@ -29,8 +29,10 @@ from grievances.permissions import (
     access_grievance,
     access_own_draft,
     access_steward_local,
+    can_file_for_members,
     can_see_event,
     can_work,
+    is_grievance_officer,
 )
 from grievances.selectors import grievance_list_visible_to, my_cases, own_cases
 from grievances.services import GrievanceError, event_add, event_correct, grievance_create, grievance_submit
@@ -59,8 +61,8 @@ def _render_list(request: HttpRequest, cases: QuerySet[Grievance], *, title: str
     rows = [(case, case.deadline_state(today), [g.member.pseudonym for g in case.grievant_set.all()]) for case in page]
     return render(request, "grievances/cases/list.html", {
         "rows": rows, "page": page, "title": title, "kind": kind, "filters": filters,
-        "can_file_for": locals_where(request.user, "manage_grievances").exists(),
-        "is_officer": kind == "local" or locals_where(request.user, "view_grievances").exists(),
+        "can_file_for": can_file_for_members(request.user),
+        "is_officer": kind == "local" or is_grievance_officer(request.user),
     })
 
 

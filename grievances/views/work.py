@@ -15,7 +15,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.files.uploadhandler import MemoryFileUploadHandler, SkipFile
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParser
@@ -43,6 +42,7 @@ from grievances.models import AdverseAction, Grievance
 from grievances.permissions import (
     access_evidence,
     access_grievance,
+    access_grievance_for_upload,
     access_letter,
     access_officer_grievance,
     access_register,
@@ -276,9 +276,7 @@ def work_evidence_upload(request: HttpRequest, code: UUID) -> HttpResponse:
 
 @csrf_protect
 def _evidence_upload(request: HttpRequest, code: UUID, handler: EvidenceUploadHandler) -> HttpResponse:
-    grievance, level = access_grievance(request.user, code)
-    if not can_upload_evidence(request.user, grievance, level):
-        raise PermissionDenied
+    grievance, level = access_grievance_for_upload(request.user, code)
     form = EvidenceForm(request.POST, request.FILES)
     upload = request.FILES.get("file")
     if handler.too_big or (upload is not None and upload.size > MAX_BYTES):
