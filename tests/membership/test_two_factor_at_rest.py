@@ -165,3 +165,25 @@ class TestMigratingExistingDevices:
         backup = BackupCodeDevice.objects.get(user=user)
         assert backup.verify_token("ABCD2345")
         assert not BackupCodeDevice.objects.get(pk=backup.pk).verify_token("abcd2345")
+
+
+@pytest.mark.django_db
+def test_rotating_the_data_keys_covers_totp_keys(settings: object) -> None:
+    import base64
+    import os
+
+    from union.fields import key_ids_in_use
+
+    def new_key() -> str:
+        return base64.b64encode(os.urandom(32)).decode()
+
+    old = f"old:{new_key()}"
+    settings.TESSERA_DATA_KEYS = old  # type: ignore[attr-defined]
+    device = Authenticator.objects.create(user=make_member(make_local(), "steward"), name="phone")
+    key_hex = device.key
+    settings.TESSERA_DATA_KEYS = f"new:{new_key()},{old}"  # type: ignore[attr-defined]
+    call_command("rotate_data_keys", verbosity=0)
+    assert set(key_ids_in_use()) == {"new"}
+    settings.TESSERA_DATA_KEYS = settings.TESSERA_DATA_KEYS.split(",")[0]  # type: ignore[attr-defined]
+    device = Authenticator.objects.get(pk=device.pk)
+    assert device.key == key_hex and device.verify_token(code_at(key_hex))
