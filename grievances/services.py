@@ -82,8 +82,12 @@ def _grievant_users(grievance: Grievance) -> list[User]:
 
 
 def _others(grievance: Grievance, actor: User) -> list[User]:
-    """The grievants and the assigned steward, but not whoever made the change."""
-    users = [*_grievant_users(grievance), grievance.steward]
+    """The grievants and the assigned steward, but not whoever made the change.
+
+    A steward who no longer works the local's grievances (role lost, suspended...) is not told.
+    """
+    steward = grievance.steward if grievance.steward and can_be_assigned(grievance.steward, grievance.local) else None
+    users = [*_grievant_users(grievance), steward]
     return [u for u in users if u is not None and u.pk != actor.pk]
 
 

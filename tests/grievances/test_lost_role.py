@@ -201,3 +201,31 @@ class TestWhoMayFile:
         assert client.get(reverse("grievances:detail", kwargs={"code": draft.code})).status_code == 200
         assert client.post(reverse("grievances:case_submit", kwargs={"code": draft.code})).status_code == 403
         assert Grievance.objects.get(pk=draft.pk).status == Grievance.Status.DRAFT
+
+
+class TestNoOfficerNewsAfterTheLoss:
+    @pytest.mark.parametrize("loss", ["set back to member", "suspended", "rejected (written directly)"])
+    def test_no_deadline_reminder_and_no_case_news(self, personas: Personas, loss: str,
+                                                  django_capture_on_commit_callbacks: Any) -> None:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from django.core import mail
+
+        from grievances.models import Reminder
+        from grievances.reminders import send_reminders
+        from grievances.services import event_add
+
+        case = make_case(personas)
+        Grievance.objects.filter(pk=case.pk).update(due_date=timezone.localdate() + timedelta(days=1))
+        LOSSES[loss](personas)
+        mail.outbox.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert send_reminders(timezone.localdate()) == 0
+            event_add(actor=personas.local_admin, grievance=Grievance.objects.get(pk=case.pk), kind=Event.Kind.SHARED_NOTE,
+                      body="met the vendor", shared=True)
+        assert not Reminder.objects.exists()
+        told = [address for message in mail.outbox for address in message.to]
+        assert personas.member.email in told  # the grievant is told (the news went out)
+        assert personas.steward.email not in told
