@@ -209,9 +209,8 @@ class TestNoOfficerNewsAfterTheLoss:
                                                   django_capture_on_commit_callbacks: Any) -> None:
         from datetime import timedelta
 
-        from django.utils import timezone
-
         from django.core import mail
+        from django.utils import timezone
 
         from grievances.models import Reminder
         from grievances.reminders import send_reminders
