@@ -113,11 +113,16 @@ def access_own_draft(user: Any, code: Any) -> tuple[Grievance, str]:
     suspended, resigned or was rejected meanwhile may read the draft but not file it.
     """
     grievance, level = access_grievance(user, code)
-    if grievance.status != Grievance.Status.DRAFT or grievance.filed_by_id != user.pk:
-        raise PermissionDenied
-    if level == GRIEVANT and "file_grievance" not in local_perms(user, grievance.local):
+    if not can_edit_draft(user, grievance, level):
         raise PermissionDenied
     return grievance, level
+
+
+def can_edit_draft(user: Any, grievance: Grievance, level: str) -> bool:
+    """Whether the viewer may change or submit this draft (see `access_own_draft`)."""
+    if grievance.status != Grievance.Status.DRAFT or grievance.filed_by_id != user.pk:
+        return False
+    return level != GRIEVANT or "file_grievance" in local_perms(user, grievance.local)
 
 
 def access_correctable_event(grievance: Grievance, code: Any) -> Event:

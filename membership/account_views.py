@@ -24,11 +24,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 
-from membership.devices import Authenticator, BackupCode, BackupCodeDevice
+from membership.devices import Authenticator, BackupCodeDevice
 from membership.forms import EmailPasswordResetForm, LoginForm, TokenForm
 from membership.models import User
-from membership.selectors import needs_two_factor
-from membership.services import two_factor_confirm, user_end_sessions, user_password_changed
+from membership.selectors import backup_codes_left, has_authenticator, needs_two_factor, pending_authenticator
+from membership.services import two_factor_confirm, two_factor_start, user_end_sessions, user_password_changed
 
 PENDING_KEY = "tessera_pending_login"
 PENDING_SECONDS = 300
@@ -89,7 +89,7 @@ def account(request: HttpRequest) -> HttpResponse:
     context = {
         "has_two_factor": any(True for _d in devices_for_user(user, confirmed=True)),
         "needs_two_factor": needs_two_factor(user),
-        "backup_codes_left": BackupCode.objects.filter(device__user=user, device__confirmed=True).count(),
+        "backup_codes_left": backup_codes_left(user),
     }
     return render(request, "account/account.html", context)
 
@@ -136,8 +136,7 @@ def logout_everywhere(request: HttpRequest) -> HttpResponse:
 
 
 def _unconfirmed_device(user: User) -> Authenticator:
-    device = Authenticator.objects.filter(user=user, confirmed=False).order_by("-id").first()
-    return device or Authenticator.objects.create(user=user, name="authenticator", confirmed=False)
+    return pending_authenticator(user) or two_factor_start(user=user)
 
 
 @never_cache
@@ -145,7 +144,7 @@ def _unconfirmed_device(user: User) -> Authenticator:
 @require_http_methods(["GET", "POST"])
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if Authenticator.objects.filter(user=user, confirmed=True).exists():
+    if has_authenticator(user):
         return render(request, "account/two_factor_enabled.html")
     device = _unconfirmed_device(user)
     form = TokenForm(request.POST or None)
@@ -164,7 +163,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def two_factor_qr(request: HttpRequest) -> HttpResponse:
-    device = Authenticator.objects.filter(user=request.user, confirmed=False).order_by("-id").first()
+    device = pending_authenticator(request.user)
     if device is None:
         return HttpResponse(status=404)
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)

@@ -66,3 +66,22 @@ def users_with_local_perm(local: Local, codename: str) -> QuerySet[User]:
     standing = Member.objects.filter(local=local, erased_at__isnull=True, status__in=statuses_allowing(codename))
     return User.objects.filter(pk__in=holders.values("pk"), is_active=True).filter(
         pk__in=standing.values("user_id"))
+
+
+def pending_authenticator(user: Any) -> Any:
+    """The user's newest authenticator still being enrolled, if any."""
+    from membership.devices import Authenticator
+
+    return Authenticator.objects.filter(user=user, confirmed=False).order_by("-id").first()
+
+
+def has_authenticator(user: Any) -> bool:
+    from membership.devices import Authenticator
+
+    return Authenticator.objects.filter(user=user, confirmed=True).exists()
+
+
+def backup_codes_left(user: Any) -> int:
+    from membership.devices import BackupCode
+
+    return BackupCode.objects.filter(device__user=user, device__confirmed=True).count()

@@ -612,6 +612,13 @@ def user_password_changed(*, user: User) -> None:
     audit_record(user, "user.password_change", user)
 
 
+def two_factor_start(*, user: User) -> Any:
+    """A new, unconfirmed authenticator for `user` to enrol (its key is encrypted at rest)."""
+    from membership.devices import Authenticator
+
+    return Authenticator.objects.create(user=user, name="authenticator", confirmed=False)
+
+
 @transaction.atomic
 def two_factor_confirm(*, user: User, device: Any, backup_codes: int = 10) -> list[str]:
     """Confirm a verified TOTP device, drop other pending ones, and issue fresh backup codes.

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from grievances.forms import CaseFilterForm, CorrectionForm, EventForm, IntakeForm, StewardIntakeForm
-from grievances.models import Grievance, Grievant
+from grievances.models import Event, Grievance, Grievant
 from grievances.permissions import (
     GRIEVANT,
     access_correctable_event,
@@ -29,6 +29,7 @@ from grievances.permissions import (
     access_grievance,
     access_own_draft,
     access_steward_local,
+    can_edit_draft,
     can_file_for_members,
     can_see_event,
     can_work,
@@ -196,7 +197,7 @@ def _render_case(request: HttpRequest, grievance: Grievance, level: str, *, even
     grievants = Grievant.objects.filter(grievance=grievance).select_related("member").order_by("pk")
     return render(request, "grievances/cases/detail.html", {
         "grievance": grievance, "level": level, "can_work": working,
-        "is_filer_draft": grievance.status == Grievance.Status.DRAFT and grievance.filed_by_id == request.user.pk,
+        "is_filer_draft": can_edit_draft(request.user, grievance, level),
         "grievants": [g.member.pseudonym for g in grievants], "timeline": _timeline(grievance, level),
         "steward_name": _pseudonym(grievance.steward) if grievance.steward_id else "",
         "deadline": grievance.deadline_state(), "show": request.GET.get("show") == "1" or not grievance.sensitive,
