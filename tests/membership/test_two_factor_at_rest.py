@@ -125,9 +125,9 @@ class TestTheAuthenticatorVerifiesLikeDjangoOtp:
 
 @pytest.mark.django_db(transaction=True)
 class TestMigratingExistingDevices:
-    BEFORE = [("membership", "0004_two_factor_devices_encrypted"), ("otp_totp", "0003_add_timestamps"),
+    BEFORE = [("membership", "0006_two_factor_devices_encrypted"), ("otp_totp", "0003_add_timestamps"),
               ("otp_static", "0003_add_timestamps")]
-    AFTER = [("membership", "0005_move_two_factor_secrets")]
+    AFTER = [("membership", "0007_move_two_factor_secrets")]
 
     def test_clear_rows_are_encrypted_hashed_and_deleted(self) -> None:
         user = make_member(make_local(), "steward", handle="oldsteward")

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('membership', '0003_restricted_grievances_permission'),
+        ('membership', '0005_move_audit_reasons_to_objects'),
     ]
 
     operations = [

@@ -47,7 +47,7 @@ def forward(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("membership", "0004_two_factor_devices_encrypted"),
+        ("membership", "0006_two_factor_devices_encrypted"),
         ("otp_totp", "0003_add_timestamps"),
         ("otp_static", "0003_add_timestamps"),
     ]
