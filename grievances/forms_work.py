@@ -8,10 +8,10 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from guardian.shortcuts import get_users_with_perms
 
 from grievances.models import AdverseAction, Grievance, Step
 from membership.models import User
+from membership.selectors import users_with_local_perm
 
 ERR_FUTURE = _("This date is in the future.")
 DATE = {"type": "date"}
@@ -74,10 +74,9 @@ class AssignForm(forms.Form):
         if grievance.steward_id:
             kwargs.setdefault("initial", {"steward": grievance.steward.handle})
         super().__init__(*args, **kwargs)
-        users = get_users_with_perms(grievance.local, only_with_perms_in=["manage_grievances"], with_group_users=True)
         field = self.fields["steward"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = User.objects.filter(pk__in=users.values("pk"), is_active=True).order_by("handle")
+        field.queryset = users_with_local_perm(grievance.local, "manage_grievances").order_by("handle")
 
 
 class AdverseActionForm(forms.Form):

@@ -9,6 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from grievances.models import Grievance, Reminder
+from grievances.permissions import can_be_assigned
 from union import emails
 from union.realtime import notify_user
 
@@ -17,10 +18,12 @@ def send_reminders(today: date) -> int:
     """Remind each assigned steward of open cases due soon or overdue; return how many were sent."""
     sent = 0
     cases = (Grievance.objects.open().filter(steward__isnull=False, steward__is_active=True, due_date__isnull=False)
-             .select_related("steward", "unit"))
+             .select_related("steward", "unit", "local"))
     for grievance in cases.iterator(chunk_size=500):
         if grievance.deadline_state(today) == "ok":
             continue
+        if not can_be_assigned(grievance.steward, grievance.local):
+            continue  # the assignment outlived the steward's role or membership: no officer news for them
         try:
             with transaction.atomic():
                 Reminder.objects.create(grievance=grievance, due_date=grievance.due_date, sent_on=today,

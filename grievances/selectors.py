@@ -18,10 +18,13 @@ def grievance_list_visible_to(user: Any) -> QuerySet[Grievance]:
     restricted = Grievance.Confidentiality.RESTRICTED
     officer_locals = locals_where(user, "view_grievances").values("pk")
     restricted_locals = locals_where(user, "view_restricted_grievances").values("pk")
+    # An assignment counts only where the steward still works grievances (grievances/permissions.py);
+    # a draft filed for someone else likewise stays with its filer only while they do.
+    working_locals = locals_where(user, "manage_grievances").values("pk")
     visible = (
-        Q(filed_by=user, status=draft)
+        (Q(filed_by=user, status=draft) & (Q(grievant__member__user=user) | Q(local__in=working_locals)))
         | (~Q(status=draft) & (
-            Q(steward=user)
+            (Q(steward=user) & Q(local__in=working_locals))
             | Q(grievant__member__user=user)
             | (Q(local__in=officer_locals) & ~Q(confidentiality=restricted))
             | Q(local__in=restricted_locals)
@@ -50,3 +53,4 @@ def own_cases(user: Any) -> QuerySet[Grievance]:
     return grievance_list_visible_to(user).filter(
         (Q(pk__in=mine) & ~Q(status=draft)) | Q(filed_by=user, status=draft)
     ).order_by("-created_at")
+

@@ -32,6 +32,7 @@ from grievances.models import (
     Letter,
     Step,
 )
+from grievances.permissions import can_be_assigned
 from membership.models import BargainingUnit, Local, Member, User
 from union.audit import audit_record
 from union.realtime import notify_user
@@ -81,8 +82,12 @@ def _grievant_users(grievance: Grievance) -> list[User]:
 
 
 def _others(grievance: Grievance, actor: User) -> list[User]:
-    """The grievants and the assigned steward, but not whoever made the change."""
-    users = [*_grievant_users(grievance), grievance.steward]
+    """The grievants and the assigned steward, but not whoever made the change.
+
+    A steward who no longer works the local's grievances (role lost, suspended...) is not told.
+    """
+    steward = grievance.steward if grievance.steward and can_be_assigned(grievance.steward, grievance.local) else None
+    users = [*_grievant_users(grievance), steward]
     return [u for u in users if u is not None and u.pk != actor.pk]
 
 
@@ -222,7 +227,7 @@ def grievance_reopen(*, actor: User, grievance: Grievance, reason: str) -> Griev
 def grievance_assign(*, actor: User, grievance: Grievance, steward: User) -> Grievance:
     """Assign (or reassign) the steward; they must work grievances in this local."""
     grievance = _lock(grievance)
-    if not steward.is_active or not steward.has_perm("membership.manage_grievances", grievance.local):
+    if not can_be_assigned(steward, grievance.local):
         raise GrievanceError(ERR_STEWARD)
     previous = grievance.steward_id
     grievance.steward = steward

@@ -23,13 +23,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import devices_for_user
 from django_otp import login as otp_login
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from membership.devices import Authenticator, BackupCodeDevice
 from membership.forms import EmailPasswordResetForm, LoginForm, TokenForm
 from membership.models import User
-from membership.selectors import needs_two_factor
-from membership.services import two_factor_confirm, user_end_sessions, user_password_changed
+from membership.selectors import backup_codes_left, has_authenticator, needs_two_factor, pending_authenticator
+from membership.services import two_factor_confirm, two_factor_start, user_end_sessions, user_password_changed
 
 PENDING_KEY = "tessera_pending_login"
 PENDING_SECONDS = 300
@@ -90,7 +89,7 @@ def account(request: HttpRequest) -> HttpResponse:
     context = {
         "has_two_factor": any(True for _d in devices_for_user(user, confirmed=True)),
         "needs_two_factor": needs_two_factor(user),
-        "backup_codes_left": StaticToken.objects.filter(device__user=user, device__confirmed=True).count(),
+        "backup_codes_left": backup_codes_left(user),
     }
     return render(request, "account/account.html", context)
 
@@ -136,9 +135,8 @@ def logout_everywhere(request: HttpRequest) -> HttpResponse:
     return redirect("account:login")
 
 
-def _unconfirmed_device(user: User) -> TOTPDevice:
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
-    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+def _unconfirmed_device(user: User) -> Authenticator:
+    return pending_authenticator(user) or two_factor_start(user=user)
 
 
 @never_cache
@@ -146,7 +144,7 @@ def _unconfirmed_device(user: User) -> TOTPDevice:
 @require_http_methods(["GET", "POST"])
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    if has_authenticator(user):
         return render(request, "account/two_factor_enabled.html")
     device = _unconfirmed_device(user)
     form = TokenForm(request.POST or None)
@@ -165,7 +163,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def two_factor_qr(request: HttpRequest) -> HttpResponse:
-    device = TOTPDevice.objects.filter(user=request.user, confirmed=False).order_by("-id").first()
+    device = pending_authenticator(request.user)
     if device is None:
         return HttpResponse(status=404)
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
@@ -197,7 +195,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 
 
 @transaction.atomic
-def _match_token(user: User, token: str) -> TOTPDevice | StaticDevice | None:
+def _match_token(user: User, token: str) -> Authenticator | BackupCodeDevice | None:
     # Every device throttles its own failures (django-otp doubles the wait after each one).
     for device in devices_for_user(user, confirmed=True, for_verify=True):
         if device.verify_token(token):

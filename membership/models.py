@@ -391,3 +391,7 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} @ {self.local}"
+
+
+# Second-factor devices live in their own module; importing them here registers them with the app.
+from membership.devices import Authenticator, BackupCode, BackupCodeDevice  # noqa: E402, F401

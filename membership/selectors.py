@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from membership.models import Local, RoleGrant
-from membership.roles import OFFICER_ROLES
+from membership.models import Local, Member, RoleGrant, User
+from membership.roles import OFFICER_ROLES, statuses_allowing
 
 
 def role_in_local(user: Any, local: Local) -> str | None:
@@ -26,10 +26,62 @@ def needs_two_factor(user: Any) -> bool:
     return RoleGrant.objects.filter(user=user, role__in=OFFICER_ROLES).exists()
 
 
+def member_status_in(user: Any, local: Local) -> str | None:
+    """The status of the user's membership in `local` (None: not a member there, or erased).
+
+    Read once per request: the answer is kept on the user object, which lives for one request.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return None
+    cache = user.__dict__.setdefault("_tessera_member_status", {})
+    if local.pk not in cache:
+        cache[local.pk] = (
+            Member.objects.filter(user=user, local=local, erased_at__isnull=True)
+            .values_list("status", flat=True)
+            .first()
+        )
+    return cache[local.pk]
+
+
 def locals_where(user: Any, codename: str) -> QuerySet[Local]:
-    """Locals on which the user holds a permission, filtered in SQL through guardian."""
+    """Locals on which the user holds a permission, filtered in SQL through guardian.
+
+    The stored permission counts only while the user's membership in that local has a status that
+    allows it (membership/roles.py), checked here in the same query.
+    """
     from guardian.shortcuts import get_objects_for_user
 
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Local.objects.none()
-    return get_objects_for_user(user, f"membership.{codename}", klass=Local, accept_global_perms=False)
+    granted = get_objects_for_user(user, f"membership.{codename}", klass=Local, accept_global_perms=False)
+    standing = Member.objects.filter(user=user, erased_at__isnull=True, status__in=statuses_allowing(codename))
+    return granted.filter(pk__in=standing.values("local_id"))
+
+
+def users_with_local_perm(local: Local, codename: str) -> QuerySet[User]:
+    """Active users who hold `codename` on `local` now (role and membership status both allow it)."""
+    from guardian.shortcuts import get_users_with_perms
+
+    holders = get_users_with_perms(local, only_with_perms_in=[codename], with_group_users=True)
+    standing = Member.objects.filter(local=local, erased_at__isnull=True, status__in=statuses_allowing(codename))
+    return User.objects.filter(pk__in=holders.values("pk"), is_active=True).filter(
+        pk__in=standing.values("user_id"))
+
+
+def pending_authenticator(user: Any) -> Any:
+    """The user's newest authenticator still being enrolled, if any."""
+    from membership.devices import Authenticator
+
+    return Authenticator.objects.filter(user=user, confirmed=False).order_by("-id").first()
+
+
+def has_authenticator(user: Any) -> bool:
+    from membership.devices import Authenticator
+
+    return Authenticator.objects.filter(user=user, confirmed=True).exists()
+
+
+def backup_codes_left(user: Any) -> int:
+    from membership.devices import BackupCode
+
+    return BackupCode.objects.filter(device__user=user, device__confirmed=True).count()

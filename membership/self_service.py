@@ -170,8 +170,7 @@ def member_erase(*, actor: User, member: Member) -> Member:
     email, password, two-factor devices, roles and sessions. The audit log holds ids only, and
     grievance timelines name stewards by account id, so the old handle survives nowhere.
     """
-    from django_otp.plugins.otp_static.models import StaticDevice
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from membership.devices import Authenticator, BackupCodeDevice
 
     member = Member.objects.select_for_update(of=("self",)).select_related("user", "local").get(pk=member.pk)
     now = timezone.now()
@@ -203,8 +202,8 @@ def member_erase(*, actor: User, member: Member) -> Member:
     if user is not None:
         for grant in list(RoleGrant.objects.filter(user=user).select_related("local")):
             role_revoke(actor=actor, user=user, local=grant.local)
-        TOTPDevice.objects.filter(user=user).delete()
-        StaticDevice.objects.filter(user=user).delete()
+        Authenticator.objects.filter(user=user).delete()
+        BackupCodeDevice.objects.filter(user=user).delete()
         user_deactivate(actor=actor, user=user, reason="erased by member")
     audit_record(actor, "member.erase", member, local_id=member.local_id)
     return member

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy
-from guardian.shortcuts import assign_perm, remove_perm
 
+from membership.lifecycle import apply_local_rights
 from membership.models import (
     BargainingUnit,
     CardText,
@@ -22,19 +22,14 @@ from membership.models import (
     User,
     new_session_nonce,
 )
-from membership.roles import ROLE_PERMISSIONS, Role
+from membership.roles import Role
 from union.audit import audit_record
 from union.realtime import broadcast_on_commit, user_group
 
 
 def _apply_role_permissions(user: User, local: Local, role: str | None) -> None:
-    wanted = ROLE_PERMISSIONS.get(role, frozenset()) if role else frozenset()
-    for codename, _desc in Local._meta.permissions:
-        perm = f"membership.{codename}"
-        if codename in wanted:
-            assign_perm(perm, user, local)
-        else:
-            remove_perm(perm, user, local)
+    # The role is already written (or deleted); what it gives depends on the membership status too.
+    apply_local_rights(user, local)
 
 
 @transaction.atomic
@@ -278,6 +273,10 @@ def _set_status(*, actor: User | None, member: Member, new: str, reason: str) ->
         member=member, from_status=current, to_status=new, reason=reason or None,
         changed_by=actor if actor is not None and actor.is_authenticated else None,
         changed_at=member.status_changed_at)
+    if member.user_id is not None:
+        # Same transaction: a suspended, resigned or rejected officer loses every right at once.
+        apply_local_rights(member.user, member.local)
+        broadcast_on_commit(user_group(member.user_id), {"type": "roles.changed"})
     audit_record(actor, "member.status", member, local_id=member.local_id, **{"from": current, "to": new},
                  change=change.pk)
 
@@ -613,18 +612,26 @@ def user_password_changed(*, user: User) -> None:
     audit_record(user, "user.password_change", user)
 
 
+def two_factor_start(*, user: User) -> Any:
+    """A new, unconfirmed authenticator for `user` to enrol (its key is encrypted at rest)."""
+    from membership.devices import Authenticator
+
+    return Authenticator.objects.create(user=user, name="authenticator", confirmed=False)
+
+
 @transaction.atomic
 def two_factor_confirm(*, user: User, device: Any, backup_codes: int = 10) -> list[str]:
-    """Confirm a verified TOTP device, drop other pending ones, and issue fresh backup codes."""
-    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    """Confirm a verified TOTP device, drop other pending ones, and issue fresh backup codes.
+
+    The codes are returned once, to be shown once; only their keyed hashes are stored.
+    """
+    from membership.devices import Authenticator, BackupCodeDevice
 
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    StaticDevice.objects.filter(user=user).delete()
-    backup = StaticDevice.objects.create(user=user, name="backup codes", confirmed=True)
-    codes = [StaticToken.random_token() for _i in range(backup_codes)]
-    StaticToken.objects.bulk_create([StaticToken(device=backup, token=c) for c in codes])
+    Authenticator.objects.filter(user=user, confirmed=False).delete()
+    BackupCodeDevice.objects.filter(user=user).delete()
+    backup = BackupCodeDevice.objects.create(user=user, name="backup codes", confirmed=True)
+    codes = backup.issue(backup_codes)
     audit_record(user, "user.two_factor_enrolled", user)
     return codes

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from membership.devices import Authenticator
 from membership.models import Local, User
 from membership.selectors import needs_two_factor
 from tests.factories import make_local, make_member, make_totp, make_union
@@ -52,7 +52,7 @@ def login_as(client: Client, user: User | None) -> Client:
         return client
     client.force_login(user)
     if needs_two_factor(user):
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or make_totp(user)
+        device = Authenticator.objects.filter(user=user, confirmed=True).first() or make_totp(user)
         session = client.session
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()

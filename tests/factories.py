@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from django_otp.plugins.otp_totp.models import TOTPDevice
-
+from membership.devices import Authenticator
 from membership.models import BargainingUnit, ClientPlatform, Employer, Local, Member, Union, User
 from membership.services import role_grant
 
@@ -45,5 +44,5 @@ def make_member(local: Local, role: str = "member", *, handle: str | None = None
     return user
 
 
-def make_totp(user: User) -> TOTPDevice:
-    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+def make_totp(user: User) -> Authenticator:
+    return Authenticator.objects.create(user=user, name="authenticator", confirmed=True)

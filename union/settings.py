@@ -293,9 +293,14 @@ TESSERA_SITE_URL = os.environ.get("TESSERA_SITE_URL", _default_site).rstrip("/")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A refused request (403, 404, 400...) is one line without traceback or path (union/logs.py): on
+    # the loggers Django uses for them, and on the handler for the django.security.* family.
+    "filters": {"one_line_client_errors": {"()": "union.logs.OneLineClientErrors"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["one_line_client_errors"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("TESSERA_LOG_LEVEL", "WARNING")},
     "loggers": {
+        "django.request": {"filters": ["one_line_client_errors"]},
+        "django.security.csrf": {"filters": ["one_line_client_errors"]},
         # Axes would log usernames and addresses of failed logins; Tessera keeps neither.
         "axes": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "weasyprint": {"handlers": ["console"], "level": "ERROR", "propagate": False},

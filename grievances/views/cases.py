@@ -10,10 +10,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import F, Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -23,11 +22,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from grievances.forms import CaseFilterForm, CorrectionForm, EventForm, IntakeForm, StewardIntakeForm
 from grievances.models import Event, Grievance, Grievant
-from grievances.permissions import GRIEVANT, access_filing_member, access_grievance, can_see_event, can_work
+from grievances.permissions import (
+    GRIEVANT,
+    access_correctable_event,
+    access_filing_member,
+    access_grievance,
+    access_own_draft,
+    access_steward_local,
+    can_edit_draft,
+    can_file_for_members,
+    can_see_event,
+    can_work,
+    is_grievance_officer,
+)
 from grievances.selectors import grievance_list_visible_to, my_cases, own_cases
 from grievances.services import GrievanceError, event_add, event_correct, grievance_create, grievance_submit
 from grievances.services import grievance_update_draft as update_draft
-from membership.models import Local, Member, User
+from membership.models import User
 from membership.selectors import locals_where
 
 PAGE_SIZE = 50
@@ -37,25 +48,6 @@ def _pseudonym(user: Any) -> str:
     """What a case page calls a person: their pseudonym, never their login handle."""
     member = getattr(user, "member", None) if user is not None else None
     return member.pseudonym if member is not None else _("a union officer")
-
-
-def _own_member(request: HttpRequest) -> Member:
-    return access_filing_member(request.user)
-
-
-def _steward_local(request: HttpRequest) -> Local:
-    local = locals_where(request.user, "manage_grievances").select_related("union").order_by("pk").first()
-    if local is None:
-        raise PermissionDenied
-    return local
-
-
-def _draft_of(request: HttpRequest, code: Any) -> tuple[Grievance, str]:
-    """A draft its filer may still change; anyone else who sees the case gets 403."""
-    grievance, level = access_grievance(request.user, code)
-    if grievance.status != Grievance.Status.DRAFT or grievance.filed_by_id != request.user.pk:
-        raise PermissionDenied
-    return grievance, level
 
 
 def _with_list_data(cases: QuerySet[Grievance]) -> QuerySet[Grievance]:
@@ -70,8 +62,8 @@ def _render_list(request: HttpRequest, cases: QuerySet[Grievance], *, title: str
     rows = [(case, case.deadline_state(today), [g.member.pseudonym for g in case.grievant_set.all()]) for case in page]
     return render(request, "grievances/cases/list.html", {
         "rows": rows, "page": page, "title": title, "kind": kind, "filters": filters,
-        "can_file_for": locals_where(request.user, "manage_grievances").exists(),
-        "is_officer": kind == "local" or locals_where(request.user, "view_grievances").exists(),
+        "can_file_for": can_file_for_members(request.user),
+        "is_officer": kind == "local" or is_grievance_officer(request.user),
     })
 
 
@@ -94,7 +86,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def case_mine(request: HttpRequest) -> HttpResponse:
     """The steward's open cases, next deadline first."""
-    _steward_local(request)
+    access_steward_local(request.user)
     return _render_list(request, my_cases(request.user), title=_("Cases I work on"), kind="mine")
 
 
@@ -111,7 +103,7 @@ def case_own(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def case_new(request: HttpRequest) -> HttpResponse:
     """A member files their own case; it stays a draft until they submit it."""
-    member = _own_member(request)
+    member = access_filing_member(request.user)
     form = IntakeForm(request.POST or None, union=member.union)
     if request.method == "POST" and form.is_valid():
         grievance = grievance_create(actor=request.user, local=member.local, unit=member.unit,
@@ -127,7 +119,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def case_new_for(request: HttpRequest) -> HttpResponse:
     """A steward files a case on behalf of one or several members of their local."""
-    local = _steward_local(request)
+    local = access_steward_local(request.user)
     form = StewardIntakeForm(request.POST or None, union=local.union, local=local)
     if request.method == "POST" and form.is_valid():
         grievants = form.cleaned_data["grievants"]
@@ -147,7 +139,7 @@ def case_new_for(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_edit(request: HttpRequest, code: Any) -> HttpResponse:
-    grievance, level = _draft_of(request, code)
+    grievance, level = access_own_draft(request.user, code)
     names = ["category", "title", "incident_date", "narrative", "remedy", "sensitive", "letter_may_name"]
     initial = {name: getattr(grievance, name) for name in names}
     if level == GRIEVANT:
@@ -169,7 +161,7 @@ def case_edit(request: HttpRequest, code: Any) -> HttpResponse:
 @login_required
 @require_POST
 def case_submit(request: HttpRequest, code: Any) -> HttpResponse:
-    grievance, _level = _draft_of(request, code)
+    grievance, _level = access_own_draft(request.user, code)
     try:
         grievance = grievance_submit(actor=request.user, grievance=grievance)
     except GrievanceError as exc:
@@ -205,7 +197,7 @@ def _render_case(request: HttpRequest, grievance: Grievance, level: str, *, even
     grievants = Grievant.objects.filter(grievance=grievance).select_related("member").order_by("pk")
     return render(request, "grievances/cases/detail.html", {
         "grievance": grievance, "level": level, "can_work": working,
-        "is_filer_draft": grievance.status == Grievance.Status.DRAFT and grievance.filed_by_id == request.user.pk,
+        "is_filer_draft": can_edit_draft(request.user, grievance, level),
         "grievants": [g.member.pseudonym for g in grievants], "timeline": _timeline(grievance, level),
         "steward_name": _pseudonym(grievance.steward) if grievance.steward_id else "",
         "deadline": grievance.deadline_state(), "show": request.GET.get("show") == "1" or not grievance.sensitive,
@@ -243,9 +235,7 @@ def case_event_add(request: HttpRequest, code: Any) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def case_event_correct(request: HttpRequest, code: Any, event: Any) -> HttpResponse:
     grievance, level = access_grievance(request.user, code, for_write=True)
-    original = grievance.events.select_related("author__member", "grievance__local").filter(code=event).first()
-    if original is None or original.kind == Event.Kind.CORRECTION:
-        raise Http404
+    original = access_correctable_event(grievance, event)
     form = CorrectionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         event_correct(actor=request.user, event=original, body=form.cleaned_data["body"])

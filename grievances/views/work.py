@@ -15,9 +15,8 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.files.uploadhandler import MemoryFileUploadHandler, SkipFile
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParser
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
@@ -39,8 +38,17 @@ from grievances.forms_work import (
     LetterForm,
     ReopenForm,
 )
-from grievances.models import AdverseAction, Grievance, Letter
-from grievances.permissions import GRIEVANT, OFFICER, access_evidence, access_grievance, can_work
+from grievances.models import AdverseAction, Grievance
+from grievances.permissions import (
+    access_evidence,
+    access_grievance,
+    access_grievance_for_upload,
+    access_letter,
+    access_officer_grievance,
+    access_register,
+    can_upload_evidence,
+    can_work,
+)
 from membership.models import Invitation, Member, RoleGrant, UnionCard
 from membership.roles import OFFICER_ROLES, Role
 from union.pdf import pdf_response
@@ -179,9 +187,7 @@ def register_rows(grievance: Grievance) -> list[dict[str, Any]]:
 @login_required
 @require_GET
 def work_register(request: HttpRequest, code: UUID) -> HttpResponse:
-    grievance, level = access_grievance(request.user, code)
-    if level != OFFICER or not grievance.category.is_retaliation:
-        raise Http404
+    grievance = access_register(request.user, code)
     services.grievance_record_view(actor=request.user, grievance=grievance, page="register")
     return render(request, "grievances/work/register.html", {
         "grievance": grievance, "rows": register_rows(grievance), "can_work": can_work(request.user, grievance),
@@ -242,12 +248,8 @@ def _evidence_page(request: HttpRequest, grievance: Grievance, level: str, form:
         item.sha_parts = hash_parts(item.sha256)  # type: ignore[attr-defined]
     return render(request, "grievances/work/evidence.html", {
         "grievance": grievance, "evidence": evidence, "form": form or EvidenceForm(),
-        "can_upload": _can_upload(request.user, grievance, level),
+        "can_upload": can_upload_evidence(request.user, grievance, level),
     }, status=status)
-
-
-def _can_upload(user: Any, grievance: Grievance, level: str) -> bool:
-    return level == GRIEVANT or can_work(user, grievance)
 
 
 @never_cache
@@ -274,9 +276,7 @@ def work_evidence_upload(request: HttpRequest, code: UUID) -> HttpResponse:
 
 @csrf_protect
 def _evidence_upload(request: HttpRequest, code: UUID, handler: EvidenceUploadHandler) -> HttpResponse:
-    grievance, level = access_grievance(request.user, code)
-    if not _can_upload(request.user, grievance, level):
-        raise PermissionDenied
+    grievance, level = access_grievance_for_upload(request.user, code)
     form = EvidenceForm(request.POST, request.FILES)
     upload = request.FILES.get("file")
     if handler.too_big or (upload is not None and upload.size > MAX_BYTES):
@@ -333,18 +333,11 @@ def _letters_page(request: HttpRequest, grievance: Grievance, form: LetterForm |
     }, status=status)
 
 
-def _officer_case(user: Any, code: UUID) -> Grievance:
-    grievance, level = access_grievance(user, code)
-    if level != OFFICER:
-        raise Http404
-    return grievance
-
-
 @never_cache
 @login_required
 @require_GET
 def work_letters(request: HttpRequest, code: UUID) -> HttpResponse:
-    grievance = _officer_case(request.user, code)
+    grievance = access_officer_grievance(request.user, code)
     form = None
     if request.GET.get("start") == "narrative" and can_work(request.user, grievance):
         # Only on the steward's request: the narrative may hold what the employer must not read.
@@ -356,9 +349,7 @@ def work_letters(request: HttpRequest, code: UUID) -> HttpResponse:
 @login_required
 @require_POST
 def work_letter_issue(request: HttpRequest, code: UUID) -> HttpResponse:
-    grievance = _officer_case(request.user, code)
-    if not can_work(request.user, grievance):
-        raise PermissionDenied
+    grievance = access_officer_grievance(request.user, code, for_write=True)
     form = LetterForm(request.POST)
     if not grievance.number:
         form.add_error(None, _("File the case before issuing a letter."))
@@ -373,10 +364,7 @@ def work_letter_issue(request: HttpRequest, code: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def work_letter_download(request: HttpRequest, code: UUID) -> HttpResponse:
-    letter = Letter.objects.filter(code=code).select_related("grievance").first()
-    if letter is None:
-        raise Http404
-    _officer_case(request.user, letter.grievance.code)
+    letter = access_letter(request.user, code)
     return pdf_response(services.letter_read(actor=request.user, letter=letter),
                         filename=f"{letter.grievance.number}-letter-v{letter.version}.pdf")
 

@@ -7,10 +7,9 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
@@ -20,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from membership import charts
 from membership.models import Local, Member, SupportAssessment, SupportLevel
-from membership.permissions import access_local, can_assess_support
+from membership.permissions import access_assessable_member, access_local, can_assess_support
 from membership.support import SupportError, support_assess
 
 PAGE_SIZE = 50
@@ -98,12 +97,7 @@ def support(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def assess(request: HttpRequest, code: str, member_code: str) -> HttpResponse:
-    local = access_local(request.user, code, codename="view_roll")
-    if not can_assess_support(request.user, local):
-        raise PermissionDenied
-    member = Member.objects.filter(local=local, code=member_code, erased_at__isnull=True).first()
-    if member is None:
-        raise Http404
+    local, member = access_assessable_member(request.user, code, member_code)
     form = AssessForm(request.POST, local=local)
     if not form.is_valid():
         return _support_page(request, local, status=400, form=form)

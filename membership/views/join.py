@@ -14,7 +14,7 @@ import qrcode
 import qrcode.image.svg
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone, translation
@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from membership.forms_join import JoinForm
 from membership.models import Invitation, Member, Union, UnionCard
-from membership.permissions import access_own_card
+from membership.permissions import access_inviting_member, access_own_card
 from membership.services import (
     INVITATION_DAYS,
     MembershipError,
@@ -123,9 +123,7 @@ def join_invite_card(request: HttpRequest, slug: str) -> HttpResponse:
 def join_invite(request: HttpRequest, slug: str) -> HttpResponse:
     """A member makes a personal invitation; its link is shown once, in the answer to the POST."""
     union = _union(slug)
-    member = _member_in(request.user, union)
-    if member is None or member.status != Member.Status.ACTIVE:
-        raise Http404
+    member = access_inviting_member(request.user, union)
     context: dict[str, Any] = {"union": union, "days": INVITATION_DAYS}
     if request.method == "POST":
         _invitation, token = invitation_create(inviter=member)

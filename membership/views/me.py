@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from membership.forms_me import ConfirmForm, EraseForm, ProfileForm
 from membership.models import Member
+from membership.permissions import access_own_member
 from membership.self_service import (
     ContactUnavailable,
     member_erase,
@@ -31,13 +32,7 @@ from membership.services import MembershipError
 
 def _own_member(request: HttpRequest) -> Member:
     """The member record of the logged-in account; 404 for accounts without one (or erased)."""
-    member = (
-        Member.objects.filter(user=request.user, erased_at__isnull=True)
-        .select_related("union", "local", "unit__employer", "unit__client").first()
-    )
-    if member is None:
-        raise Http404
-    return member
+    return access_own_member(request.user)
 
 
 def _card_url(card_code: object) -> str:

@@ -12,7 +12,6 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
@@ -35,13 +34,14 @@ from membership.forms_roll import (
     UnitForm,
 )
 from membership.models import Local, Member
-from membership.permissions import access_roll_local, access_roll_member, can_grant_role, local_perms
+from membership.permissions import (
+    access_role_change,
+    access_roll_local,
+    access_roll_member,
+    grantable_roles,
+)
+from membership.permissions import has_local_perm as _has
 from membership.roles import Role
-from membership.selectors import role_in_local
-
-
-def _has(user: Any, codename: str, local: Local) -> bool:
-    return codename in local_perms(user, local)
 
 
 def _filters(request: HttpRequest, local: Local) -> tuple[RollFilterForm, dict[str, Any]]:
@@ -83,14 +83,6 @@ def roll_pending(request: HttpRequest, local_code: UUID) -> HttpResponse:
     })
 
 
-def _role_choices(user: Any, member: Member) -> list[tuple[str, str]]:
-    """Roles the viewer may give this member: none when the member has no account, or outranks them."""
-    current = role_in_local(member.user, member.local) if member.user_id else None
-    if member.user_id is None or member.user_id == user.pk or not can_grant_role(user, member.local, current or "member"):
-        return []
-    return [(role.value, role.label) for role in Role if can_grant_role(user, member.local, role)]
-
-
 def _member_page(request: HttpRequest, member: Member, *, status_form: StatusForm | None = None,
                  dues_form: DuesForm | None = None, unit_form: UnitForm | None = None,
                  role_form: RoleForm | None = None, notes_form: NotesForm | None = None,
@@ -99,7 +91,7 @@ def _member_page(request: HttpRequest, member: Member, *, status_form: StatusFor
     services.member_record_view(actor=request.user, member=member)
     member = roll.with_role(Member.objects.filter(pk=member.pk)).select_related(
         "local", "unit__employer", "unit__client").get()
-    choices = _role_choices(request.user, member)
+    choices = grantable_roles(request.user, member)
     return render(request, "membership/roll/member.html", {
         "role_label": Role(member.role).label if member.role else "",
         "notes_form": notes_form or NotesForm(initial={"notes": member.notes}),
@@ -172,10 +164,7 @@ def roll_member_unit(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @login_required
 @require_POST
 def roll_member_role(request: HttpRequest, member_code: UUID) -> HttpResponse:
-    member = access_roll_member(request.user, member_code)
-    choices = _role_choices(request.user, member)
-    if not choices:
-        raise PermissionDenied
+    member, choices = access_role_change(request.user, member_code)
     form = RoleForm(request.POST, choices=choices)
     if not form.is_valid():
         return _member_page(request, member, role_form=form, status=400)

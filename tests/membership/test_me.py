@@ -211,7 +211,8 @@ class TestResign:
         login_as(Client(), personas.organizer).post(url("me_resign"), {"confirm": "on"})
         organizer = User.objects.get(pk=personas.organizer.pk)
         assert not organizer.has_perm("membership.view_roll", personas.local)
-        assert organizer.has_perm("membership.view_local", personas.local)
+        # A resigned member is no longer a member: no member rights either (membership/roles.py).
+        assert not organizer.has_perm("membership.view_local", personas.local)
 
     def test_it_refuses_a_rejected_applicant(self, personas: Personas) -> None:
         Member.objects.filter(user=personas.member).update(status=Member.Status.REJECTED)

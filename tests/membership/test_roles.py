@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from membership.permissions import access_local, can_grant_role
+from membership.permissions import access_local, can_grant_role, local_perms
 from membership.roles import ROLE_PERMISSIONS, Role
 from membership.services import role_grant, role_revoke
 from tests.base import Personas
@@ -23,10 +23,18 @@ def perms(user: object, local: object) -> set[str]:
 class TestGrants:
     @pytest.mark.parametrize("role", list(Role))
     def test_each_role_gets_exactly_its_permissions(self, personas: Personas, role: Role) -> None:
-        user = make_user()
+        user = make_member(personas.local)
         role_grant(actor=personas.local_admin, user=user, local=personas.local, role=role)
         assert perms(user, personas.local) == set(ROLE_PERMISSIONS[role])
         assert perms(user, personas.other_local) == set()
+
+    @pytest.mark.parametrize("role", list(Role))
+    def test_a_role_gives_nothing_without_an_active_membership_in_the_local(
+            self, personas: Personas, role: Role) -> None:
+        user = make_user()
+        role_grant(actor=personas.local_admin, user=user, local=personas.local, role=role)
+        assert perms(user, personas.local) == set()
+        assert local_perms(user, personas.local) == frozenset()
 
     def test_changing_a_role_removes_the_old_permissions(self, personas: Personas) -> None:
         role_grant(actor=personas.local_admin, user=personas.organizer, local=personas.local, role="member")

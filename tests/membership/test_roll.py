@@ -146,9 +146,9 @@ class TestKeysetPages:
             client.get(roll_url(personas), {"after": first.next_cursor or "", "unit": str(unit.code)})
 
 
-# Session, user, 2FA device, local, permissions (user and group), the filtered unit, the page of
-# members with their roles, the unit choices: 9 at 10 members and at 300.
-QUERIES_PER_PAGE = 9
+# Session, user, 2FA device, local, permissions with the membership status (one query), the
+# filtered unit, the page of members with their roles, the unit choices: 8 at 10 members and at 300.
+QUERIES_PER_PAGE = 8
 
 
 class TestMemberPage:

@@ -8,9 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from membership.devices import Authenticator, BackupCode, BackupCodeDevice, backup_code_hash
 from membership.models import User
 from membership.services import role_grant
 from tests.base import Personas
@@ -22,7 +21,7 @@ SETUP = reverse("account:two_factor_setup")
 VERIFY = reverse("account:two_factor_verify")
 
 
-def code_for(device: TOTPDevice, offset: int = 0) -> str:
+def code_for(device: Authenticator, offset: int = 0) -> str:
     return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift) + offset:06d}"[-6:]
 
 
@@ -48,20 +47,20 @@ class TestEnrollment:
         assert client.get(SETUP).status_code == 200
         qr = client.get(reverse("account:two_factor_qr"))
         assert qr["Content-Type"] == "image/svg+xml" and b"<svg" in qr.content
-        device = TOTPDevice.objects.get(user=new_steward)
+        device = Authenticator.objects.get(user=new_steward)
         response = client.post(SETUP, {"otp_token": code_for(device)})
         assert response.status_code == 200
-        assert StaticToken.objects.filter(device__user=new_steward).count() == 10
+        assert BackupCode.objects.filter(device__user=new_steward).count() == 10
         assert client.get("/").status_code == 200
         assert AuditEvent.objects.filter(action="user.two_factor_enrolled", actor_id=new_steward.pk).exists()
 
     def test_a_wrong_code_changes_nothing(self, client: Client, new_steward: User) -> None:
         log_in(client, "newsteward")
         client.get(SETUP)
-        device = TOTPDevice.objects.get(user=new_steward)
+        device = Authenticator.objects.get(user=new_steward)
         response = client.post(SETUP, {"otp_token": code_for(device, offset=500000)})
         assert response.status_code == 400
-        assert not TOTPDevice.objects.filter(user=new_steward, confirmed=True).exists()
+        assert not Authenticator.objects.filter(user=new_steward, confirmed=True).exists()
         assert client.get("/")["Location"] == SETUP
 
     def test_a_role_granted_during_a_session_takes_effect_at_once(self, client: Client, db: None) -> None:
@@ -91,7 +90,7 @@ class TestLoginWithCode:
 
     def test_the_right_code_logs_in_verified(self, client: Client, personas: Personas) -> None:
         client.post(LOGIN, {"username": personas.steward.handle, "password": PASSWORD, "next": "/account/"})
-        device = TOTPDevice.objects.get(user=personas.steward)
+        device = Authenticator.objects.get(user=personas.steward)
         response = client.post(VERIFY, {"otp_token": code_for(device)})
         assert response.status_code == 302 and response["Location"] == "/account/"
         assert client.get("/audit/").status_code == 404  # logged in and verified; not a local admin
@@ -107,15 +106,13 @@ class TestLoginWithCode:
         session = client.session
         session["tessera_pending_login"]["at"] = time.time() - 301
         session.save()
-        device = TOTPDevice.objects.get(user=personas.steward)
+        device = Authenticator.objects.get(user=personas.steward)
         response = client.post(VERIFY, {"otp_token": code_for(device)})
         assert response["Location"] == LOGIN and "_auth_user_id" not in client.session
 
     def test_a_backup_code_works_once(self, client: Client, personas: Personas) -> None:
-        from django_otp.plugins.otp_static.models import StaticDevice
-
-        device = StaticDevice.objects.create(user=personas.steward, name="backup", confirmed=True)
-        device.token_set.create(token="backup123")
+        device = BackupCodeDevice.objects.create(user=personas.steward, name="backup", confirmed=True)
+        device.codes.create(code_hash=backup_code_hash("backup123"))
         log_in(client, personas.steward.handle)
         assert client.post(VERIFY, {"otp_token": "backup 123"})["Location"] == "/"
         other = Client()

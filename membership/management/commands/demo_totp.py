@@ -7,8 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from membership.devices import Authenticator
 
 
 class Command(BaseCommand):
@@ -20,9 +20,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, handle: str, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("demo_totp refuses to run in production.")
-        device = TOTPDevice.objects.filter(user__handle=handle, confirmed=True).first()
+        device = Authenticator.objects.filter(user__handle=handle, confirmed=True).first()
         if device is None:
             raise CommandError(f"No confirmed authenticator for {handle!r}.")
-        code = totp(device.bin_key, device.step, device.t0, device.digits, device.drift)
         left = device.step - int(time.time() - device.t0) % device.step
-        self.stdout.write(f"{code:0{device.digits}d}  (valid for {left} more seconds)")
+        self.stdout.write(f"{device.current_code()}  (valid for {left} more seconds)")

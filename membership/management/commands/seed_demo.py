@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from membership.cardtext import ensure_default_card_texts
+from membership.devices import Authenticator
 from membership.models import BargainingUnit, ClientPlatform, Employer, Local, Member, Union, UnitHistory, User
 from membership.services import role_grant
 from membership.support import support_levels_seed_defaults
@@ -85,15 +85,15 @@ class Command(BaseCommand):
             UnitHistory.objects.create(member=member, unit=unit)
         if not user.role_grants.filter(local=local, role=role).exists():
             role_grant(actor=None, user=user, local=local, role=role)
-        if role != "member" and not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-            TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
+        if role != "member" and not Authenticator.objects.filter(user=user, confirmed=True).exists():
+            Authenticator.objects.create(user=user, name="demo authenticator", confirmed=True)
         return user
 
     def report(self, officers: list[User]) -> None:
         self.stdout.write(f"Demo data ready. Every demo login uses the password: {DEMO_PASSWORD}")
         self.stdout.write("Members: amani (Nairobi), maria (Manila). Officers need a TOTP code:")
         for user in officers:
-            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            device = Authenticator.objects.filter(user=user, confirmed=True).first()
             self.stdout.write(f"  {user.handle:8} {device.config_url}")
         self.stdout.write("Add an officer's otpauth:// link to an authenticator app, or run "
                           "`manage.py demo_totp HANDLE` for the current code.")
