@@ -110,7 +110,7 @@ class TimeZoneForm(forms.Form):
         super().__init__(*args, initial={"time_zone": user.time_zone}, **kwargs)
         automatic = local_time_zone_name(user) or settings.TIME_ZONE
         self.fields["time_zone"].choices = [  # type: ignore[attr-defined]
-            ("", _("Automatic: the time zone of your local (%(zone)s)") % {"zone": automatic}),
+            ("", _("Your local's: %(zone)s") % {"zone": automatic.replace("_", " ").replace("/", " / ")}),
             *time_zone_choices(),
         ]
 

@@ -24,12 +24,12 @@ class TestSeedDemo:
                   UnionCard.objects.count(), SupportAssessment.objects.count())
         self.run()
         # Six accounts; the other members are coworkers from a paper roll, each with a signed card.
-        assert counts[:4] == (6, 183, 2, 4) and counts[4] == 183 and counts[5] > 0
+        assert counts[:4] == (7, 184, 2, 4) and counts[4] == 184 and counts[5] > 0
         assert (User.objects.count(), Member.objects.count(), Local.objects.count(), BargainingUnit.objects.count(),
                 UnionCard.objects.count(), SupportAssessment.objects.count()) == counts
         roles = dict(RoleGrant.objects.values_list("user__handle", "role"))
         assert roles == {"amani": "member", "wanjiru": "steward", "baraka": "organizer", "neema": "representative",
-                         "otieno": "local_admin", "maria": "member"}
+                         "otieno": "local_admin", "maria": "member", "juma": "member"}
         assert RoleGrant.objects.get(user__handle="maria").local.slug == "manila"
         from grievances.models import Grievance
 
@@ -104,3 +104,11 @@ class TestSeedDemoShowsTheProduct:
         assert dict(Local.objects.values_list("slug", "time_zone")) == {"nairobi": "Africa/Nairobi",
                                                                           "manila": "Asia/Manila"}
         assert 'href="/j/dwu/"' in Client().get("/").content.decode()
+
+    def test_the_demo_applicant_sees_what_happens_next(self) -> None:
+        juma = Member.objects.get(user__handle="juma")
+        assert juma.status == Member.Status.PENDING and juma.cards.count() == 1
+        client = Client()
+        assert client.post("/account/login/", {"username": "juma", "password": "tessera-demo-2026"}).status_code == 302
+        page = client.get("/").content.decode()
+        assert "What happens next" in page and "Nairobi Content Moderators verifies your application" in page

@@ -47,6 +47,9 @@ PEOPLE = (
     ("otieno", "nairobi", "local_admin", "Otieno", "Otieno Kamau"),
     ("maria", "manila", "member", "Maria S.", "Maria Santos"),
 )
+# A worker who joined and confirmed their email, waiting for an organizer: their home page says
+# what happens next, and baraka can verify them.
+APPLICANT = ("juma", "nairobi", "member", "Juma", "Juma Hassan")
 EMAIL_DOMAIN = "demo.tessera.invalid"
 # Per unit (by project): signed cards of coworkers besides the personas, and how many of them
 # still wait for an organizer's verification. Chosen so the units sit at different distances
@@ -83,6 +86,9 @@ class Command(BaseCommand):
                 user = self.person(handle, locals_by_slug[local_slug], role, pseudonym, legal_name, units[local_slug])
                 if role != "member":
                     officers.append(user)
+            handle, local_slug, role, pseudonym, legal_name = APPLICANT
+            self.person(handle, locals_by_slug[local_slug], role, pseudonym, legal_name, units[local_slug],
+                        status=Member.Status.PENDING)
             rng = random.Random(2026)  # noqa: S311 - demo names, not secrets
             for unit in BargainingUnit.objects.filter(local__union__slug="dwu").select_related("local__union"):
                 self.crowd(unit, rng)
@@ -121,14 +127,17 @@ class Command(BaseCommand):
         labelling = unit(manila, bayan, imagine, "Tagalog image labelling", "PH", site="Quezon City", headcount=150)
         return {"nairobi": nairobi, "manila": manila}, {"nairobi": moderation, "manila": labelling}
 
-    def person(self, handle: str, local: Local, role: str, pseudonym: str, legal_name: str, unit: BargainingUnit) -> User:
+    def person(self, handle: str, local: Local, role: str, pseudonym: str, legal_name: str, unit: BargainingUnit,
+               status: str = Member.Status.ACTIVE) -> User:
         user = User.objects.filter(handle=handle).first()
         if user is None:
             user = User.objects.create_user(handle, DEMO_PASSWORD, email=f"{handle}@{EMAIL_DOMAIN}")
         if not Member.objects.filter(user=user).exists():
+            verified = status == Member.Status.ACTIVE
             member = Member(user=user, union=local.union, local=local, unit=unit, pseudonym=pseudonym,
-                            legal_name=legal_name, status=Member.Status.ACTIVE, dues=Member.Dues.PAID_UP,
-                            job_title="Content moderator", verified_at=timezone.now())
+                            legal_name=legal_name, status=status,
+                            dues=Member.Dues.PAID_UP if verified else Member.Dues.ARREARS,
+                            job_title="Content moderator", verified_at=timezone.now() if verified else None)
             member.set_email(user.email)
             member.set_languages(["sw", "en"] if local.slug == "nairobi" else ["tl", "en"])
             member.save()
@@ -209,7 +218,8 @@ class Command(BaseCommand):
 
     def report(self, officers: list[User]) -> None:
         self.stdout.write(f"Demo data ready. Every demo login uses the password: {DEMO_PASSWORD}")
-        self.stdout.write("Members: amani (Nairobi), maria (Manila). Officers need a TOTP code:")
+        self.stdout.write("Members: amani (Nairobi), maria (Manila); juma (Nairobi) waits for verification. "
+                          "Officers need a TOTP code:")
         for user in officers:
             device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
             self.stdout.write(f"  {user.handle:8} {device.config_url}")
