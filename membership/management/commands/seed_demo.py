@@ -55,7 +55,7 @@ EMAIL_DOMAIN = "demo.tessera.invalid"
 # still wait for an organizer's verification. Chosen so the units sit at different distances
 # from their thresholds: one past it, one past its milestone, two still well short.
 CROWD = {
-    "Swahili and English moderation queue": (99, 3),   # 104 of 121 needed: 17 to go
+    "Swahili and English moderation queue": (99, 3),   # 105 of 121 with the personas: 16 to go
     "RLHF annotation (remote)": (27, 1),               # 27 of 41, past the 30% milestone (24)
     "Somali and Amharic moderation queue": (21, 0),    # 21 of 19: threshold reached
     "Tagalog image labelling": (30, 2),                # 31 of 76 with Maria: 45 to go
