@@ -106,8 +106,8 @@ class TimeZoneForm(forms.Form):
         error_messages={"invalid_choice": ERR_UNKNOWN_ZONE},
     )
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
-        super().__init__(*args, initial={"time_zone": user.time_zone}, **kwargs)
+    def __init__(self, data: Any = None, *, user: User) -> None:
+        super().__init__(data, initial={"time_zone": user.time_zone})
         automatic = local_time_zone_name(user) or settings.TIME_ZONE
         self.fields["time_zone"].choices = [  # type: ignore[attr-defined]
             ("", _("Your local's: %(zone)s") % {"zone": automatic.replace("_", " ").replace("/", " / ")}),

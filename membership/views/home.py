@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from membership.models import Member, RoleGrant, Union
+from membership.models import Member, RoleGrant, Union, User
 from membership.permissions import local_perms
 from membership.time_zones import TimeZoneForm, user_set_time_zone
 
@@ -39,11 +39,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def time_zone(request: HttpRequest) -> HttpResponse:
     """Choose the time zone dates and times are shown in (also offered on /me/edit/)."""
-    form = TimeZoneForm(request.POST if request.method == "POST" else None, user=request.user)
+    user = cast(User, request.user)  # login_required
+    form = TimeZoneForm(request.POST if request.method == "POST" else None, user=user)
     if request.method == "POST" and form.is_valid():
-        user_set_time_zone(user=request.user, time_zone=form.cleaned_data["time_zone"])
+        user_set_time_zone(user=user, time_zone=form.cleaned_data["time_zone"])
         messages.success(request, _("Your time zone has been saved."))
-        has_member = Member.objects.filter(user=request.user, erased_at__isnull=True).exists()
+        has_member = Member.objects.filter(user=user, erased_at__isnull=True).exists()
         return redirect("membership:me_home" if has_member else "account:home")
     return render(request, "membership/me/time_zone.html", {"form": form}, status=400 if form.errors else 200)
 

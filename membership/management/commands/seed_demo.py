@@ -173,6 +173,8 @@ class Command(BaseCommand):
         language = "en" if manila else "sw"
         card_text = (CardText.objects.filter(union=unit.local.union, language=language).order_by("-version").first()
                      or current_card_text(unit.local.union, "en"))
+        if card_text is None:  # structure() creates the texts; only a union edited by hand lacks them
+            return
         names = MANILA_NAMES if manila else FIRST_NAMES
         now = timezone.now()
         members, signed = [], []
