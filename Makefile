@@ -22,6 +22,8 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/python manage.py seed_demo
 	@echo "Tessera is at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	@# Links in emails point where this server answers, unless TESSERA_SITE_URL says otherwise.
+	PORT=$(PORT) TESSERA_SITE_URL="$${TESSERA_SITE_URL:-http://$(HOST):$(PORT)}" \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) union.asgi:application
 
 lint: $(STAMP)

@@ -6,6 +6,7 @@ from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.utils import translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from grievances.models import Grievance, Reminder
@@ -31,7 +32,7 @@ def send_reminders(today: date) -> int:
                 steward = grievance.steward
                 with translation.override(steward.language or "en"):
                     text = _("Case %(number)s has a deadline on %(date)s.") % {
-                        "number": grievance.number, "date": grievance.due_date.isoformat()}
+                        "number": grievance.number, "date": date_format(grievance.due_date, "DATE_FORMAT")}
                 notify_user(steward.pk, kind="grievance.deadline", text=text, url=f"/grievances/{grievance.code}/")
                 transaction.on_commit(lambda s=steward: emails.account_news(s))
         except IntegrityError:

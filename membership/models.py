@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+import zoneinfo
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -14,6 +15,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from membership.roles import LOCAL_PERMISSIONS, Role
+from membership.time_zones import time_zone_names, validate_time_zone
 from union import crypto
 from union.fields import EncryptedJSONField, EncryptedTextField
 
@@ -58,6 +60,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = EncryptedTextField(_("email"), null=True, blank=True)
     email_index = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     language = models.CharField(_("language"), max_length=8, default="en")
+    # Empty: the time zone of the member's local (or TESSERA_TIME_ZONE); see membership/time_zones.py.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, default="",
+                                 validators=[validate_time_zone])
     is_active = models.BooleanField(default=True)
     # Why the account was deactivated, as given (deactivate_user --reason): encrypted, because an
     # operator may type anything, and kept here rather than in the append-only audit log.
@@ -100,6 +105,8 @@ class Union(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("short name"), max_length=40, unique=True)
+    # Off by default: a union organizing quietly may not want its join link on a public page.
+    publish_join_link = models.BooleanField(_("publish the join link on the home page"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -111,6 +118,10 @@ class Local(models.Model):
     union = models.ForeignKey(Union, on_delete=models.PROTECT, related_name="locals")
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("short name"), max_length=40)
+    # Where the local's members work: dates and times are shown in it unless a member chooses
+    # another. Empty: TESSERA_TIME_ZONE.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, default="",
+                                 validators=[validate_time_zone])
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["union", "slug"], name="local_slug_unique_in_union")]
@@ -241,6 +252,26 @@ class Member(models.Model):
         phone = normalize_phone(phone or "")
         self.phone = phone or None
         self.phone_index = crypto.blind_index(phone, purpose="phone") if phone else None
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo | None:
+        """The member's time zone (their choice, else their local's), or None for the server's default.
+
+        Documents about the member (their card) use it whoever renders them, so a PDF made outside
+        a request of theirs still shows their time, never UTC.
+        """
+        name = (self.user.time_zone if self.user else "") or self.local.time_zone
+        return zoneinfo.ZoneInfo(name) if name in time_zone_names() else None
+
+    @property
+    def owes_dues(self) -> bool:
+        """Dues start with verified membership: an applicant or a rejected one owes nothing."""
+        return self.status not in (self.Status.APPLICANT, self.Status.PENDING, self.Status.REJECTED)
+
+    @property
+    def dues_label(self) -> str:
+        """The dues standing as shown on pages ("In arrears" would be wrong for a new applicant)."""
+        return str(self.get_dues_display()) if self.owes_dues else str(_("Not due yet"))
 
     @property
     def language_list(self) -> list[str]:

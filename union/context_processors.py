@@ -7,4 +7,6 @@ from django.http import HttpRequest
 
 
 def tessera(request: HttpRequest) -> dict[str, Any]:
-    return {"site_name": settings.TESSERA_SITE_NAME}
+    # settings.LANGUAGES names each language in itself; Django's {% get_available_languages %}
+    # would translate the names ("Kiingereza" for English on a Swahili page).
+    return {"site_name": settings.TESSERA_SITE_NAME, "site_languages": settings.LANGUAGES}

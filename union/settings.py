@@ -115,6 +115,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # The person's time zone for the request: their choice, else their local's (after auth).
+    "membership.time_zones.TimeZoneMiddleware",
     "membership.middleware.OfficerTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -266,6 +268,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = os.environ.get("TESSERA_TIME_ZONE", "UTC")
 USE_TZ = True
+# Our formats where Django's do not fit: Swahili has none (times read "3:04 p.m"), English is American.
+FORMAT_MODULE_PATH = ["union.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("TESSERA_STATIC_ROOT", BASE_DIR / "staticfiles"))
@@ -287,7 +291,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("TESSERA_FROM_EMAIL", "Tessera <no-reply@loc
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 TESSERA_SITE_NAME = os.environ.get("TESSERA_SITE_NAME", "Tessera")
 # Where emails link to. In production set it to the public address (https://union.example).
-_default_site = f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION and ALLOWED_HOSTS else "http://127.0.0.1:8000"
+# In development, the port `make run` serves on (it passes PORT, and TESSERA_SITE_URL too).
+_dev_site = f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or '8000'}"
+_default_site = f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION and ALLOWED_HOSTS else _dev_site
 TESSERA_SITE_URL = os.environ.get("TESSERA_SITE_URL", _default_site).rstrip("/")
 
 LOGGING = {

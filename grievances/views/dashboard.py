@@ -46,6 +46,8 @@ class DashboardFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = local.units.select_related("employer", "client").order_by("employer__name", "pk")
         self.fields["category"].queryset = Category.objects.filter(union_id=local.union_id)
+        # Names are stored in English and translated when shown (grievances/defaults.py).
+        self.fields["category"].label_from_instance = lambda category: _(category.name)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -28,6 +28,7 @@ from membership.self_service import (
     member_update_profile,
 )
 from membership.services import MembershipError
+from membership.time_zones import TimeZoneForm
 
 
 def _own_member(request: HttpRequest) -> Member:
@@ -70,7 +71,8 @@ def edit(request: HttpRequest) -> HttpResponse:
                                 max_age=365 * 24 * 3600, secure=settings.LANGUAGE_COOKIE_SECURE,
                                 samesite=settings.LANGUAGE_COOKIE_SAMESITE)
             return response
-    return render(request, "membership/me/edit.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "membership/me/edit.html", {"form": form, "time_zone_form": TimeZoneForm(user=request.user)},
+                  status=400 if form.errors else 200)
 
 
 @never_cache

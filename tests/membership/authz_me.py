@@ -19,4 +19,5 @@ EXPECTATIONS: dict = {
     "membership:me_export": (none, (302, 200, 200, 200, 200, 200, 200)),
     "membership:me_resign": (none, (302, 200, 200, 200, 200, 200, 200)),
     "membership:me_erase": (none, (302, 200, 200, 200, 200, 200, 200)),
+    "membership:me_time_zone": (none, (302, 200, 200, 200, 200, 200, 200)),
 }
