@@ -232,3 +232,14 @@ def test_ur1_js_is_a_static_file_of_the_project() -> None:
     source = FILES["/static/messaging/ur1.js"].read_text()
     for forbidden in ("eval(", "new Function", "import(", "innerHTML", "http://", "https://"):
         assert forbidden not in source, forbidden
+
+
+def test_python_made_vectors_reproduce_byte_for_byte_in_chromium(page: Any) -> None:
+    """§5.1: vectors made by the Python client (fresh seeds) are reproduced exactly by the JS client."""
+    from tests.messaging.make_ur1_vectors import make_vectors
+
+    made = make_vectors("tessera ur1 browser cross-check ")
+    results = page.evaluate("([V]) => window.ur1Harness.runVectors(window.ur1, V)", [made])
+    failed = _report(results)
+    assert not failed, f"Python-made vectors failed in Chromium:\n{failed}"
+    assert len(results) == 35
