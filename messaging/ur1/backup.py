@@ -57,7 +57,8 @@ def check_params(params: Any) -> dict[str, Any]:
     if type(params["v"]) is not int or params["v"] != 1:
         raise UR1Error("unknown backup parameters version")
     b64u_decode(check_str(params["salt"]), 16)
-    return params
+    checked: dict[str, Any] = params
+    return checked
 
 
 def normalize_secret(secret: str, *, recovery_key: bool = False) -> bytes:

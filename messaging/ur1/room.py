@@ -238,9 +238,9 @@ def accept_commit(obj: Any, *, room: str, previous: AcceptedCommit | None, pins:
     needs_rotation = False
     for device in commit.devices:
         lists = [dl for dl in device_lists.get(device.user, ()) if dl.user == device.user]
-        member = commit.member(device.user)
-        assert member is not None  # rule 4 above
-        if not lists or any(dl.msk != member.msk for dl in lists):
+        owner = commit.member(device.user)
+        assert owner is not None  # rule 4 above
+        if not lists or any(dl.msk != owner.msk for dl in lists):
             raise UR1Error("no device list under the member's key")
         newest = max(lists, key=lambda dl: dl.version)
         if _listed(newest, device):

@@ -29,10 +29,10 @@ def make_vectors(label: str) -> dict[str, Any]:
     people: dict[str, dict[str, Any]] = {}
     for name in NAMES:
         msk, dsk, dek = seed(f"{name}/msk"), seed(f"{name}/dsk"), seed(f"{name}/dek")
-        user, device = f"u_{name}", ur1.b64u_encode(seed(f"{name}/device")[:16])
-        entry = ur1.Device(id=device, dsk=ur1.ed25519_public(dsk), dek=ur1.x25519_public(dek), added=T0)
+        user, device_id = f"u_{name}", ur1.b64u_encode(seed(f"{name}/device")[:16])
+        entry = ur1.Device(id=device_id, dsk=ur1.ed25519_public(dsk), dek=ur1.x25519_public(dek), added=T0)
         people[name] = {
-            "user": user, "device": device, "msk_seed": msk.hex(), "msk_pub": ur1.ed25519_public(msk).hex(),
+            "user": user, "device": device_id, "msk_seed": msk.hex(), "msk_pub": ur1.ed25519_public(msk).hex(),
             "dsk_seed": dsk.hex(), "dsk_pub": ur1.ed25519_public(dsk).hex(), "dek_sk": dek.hex(),
             "dek_pub": ur1.x25519_public(dek).hex(), "fingerprint": ur1.safety_number(user, ur1.ed25519_public(msk)),
             "devlist": ur1.sign_device_list(msk, user, 1, [entry]),
@@ -71,10 +71,11 @@ def make_vectors(label: str) -> dict[str, Any]:
             wraps.append(ur1.make_wrap(secrets[epoch], accepted[epoch], f"u_{name}", people[name]["device"],
                                        ephemeral_secret=bytes.fromhex(ephemeral[tag])))
     bob = people["bob"]
-    bodies = {"m1": ("bob", 1, {"type": "text", "text": "Card drive at the canteen — 12:30, bring pens 🖊",
+    bodies: dict[str, tuple[str, int, dict[str, Any]]] = {"m1": ("bob", 1, {"type": "text", "text": "Card drive at the canteen — 12:30, bring pens 🖊",
                                 "ts": (T0 + 150) * 1000}),
               "m2": ("alice", 2, {"type": "text", "text": "Carol is out; new epoch.", "ts": (T0 + 300) * 1000})}
-    messages, nonces = {}, {}
+    messages: dict[str, dict[str, Any]] = {}
+    nonces: dict[str, str] = {}
     for key, (name, epoch, body) in bodies.items():
         p = people[name]
         nonces[key] = seed(f"nonce/{key}")[:12].hex()

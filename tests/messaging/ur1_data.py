@@ -24,7 +24,8 @@ def vectors_path() -> Path:
 
 @cache
 def vectors() -> dict[str, Any]:
-    return json.loads(vectors_path().read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(vectors_path().read_text(encoding="utf-8"))
+    return loaded
 
 
 def h(text: str) -> bytes:
