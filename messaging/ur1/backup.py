@@ -31,6 +31,11 @@ from .room import AcceptedCommit, key_commitment
 MIN_PBKDF2_ITERATIONS = 600_000
 MIN_ARGON2_MEMORY_KIB = 65_536
 MIN_ARGON2_TIME = 3  # §4.9 names t=3 beside m=64 MiB; a lower t would be a downgrade too
+# Upper bounds are ours (the spec sets only floors): a server must not make a client hang or run out
+# of memory by raising the cost either.
+MAX_PBKDF2_ITERATIONS = 10_000_000
+MAX_ARGON2_MEMORY_KIB = 1_048_576
+MAX_ARGON2_TIME = 16
 KINDS = ("epoch", "msk", "pins")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -47,11 +52,15 @@ def check_params(params: Any) -> dict[str, Any]:
         check_keys(params, ("v", "kdf", "it", "salt"))
         if check_int(params["it"]) < MIN_PBKDF2_ITERATIONS:
             raise UR1Error("backup KDF cost below the minimum")
+        if params["it"] > MAX_PBKDF2_ITERATIONS:
+            raise UR1Error("backup KDF cost above the maximum")
     elif kdf == "argon2id":
         check_keys(params, ("v", "kdf", "m", "t", "p", "salt"))
         if (check_int(params["m"]) < MIN_ARGON2_MEMORY_KIB or check_int(params["t"]) < MIN_ARGON2_TIME
                 or check_int(params["p"], minimum=1) > 16):
             raise UR1Error("backup KDF cost below the minimum")
+        if params["m"] > MAX_ARGON2_MEMORY_KIB or params["t"] > MAX_ARGON2_TIME:
+            raise UR1Error("backup KDF cost above the maximum")
     else:
         raise UR1Error("backup KDF not allowed")
     if type(params["v"]) is not int or params["v"] != 1:

@@ -95,18 +95,20 @@ def parse_device_list(obj: Any) -> DeviceList:
     return parsed
 
 
-def accept_device_list(obj: Any, *, pinned_msk: bytes | None, highest_version: int | None) -> DeviceList:
-    """A device list a client may use: signed, by the pinned MSK, and not older than one already seen.
+def accept_device_list(obj: Any, *, pinned_msk: bytes | None, current: DeviceList | None) -> DeviceList:
+    """A device list a client may use: signed, by the pinned MSK, and not older than `current`, the
+    highest version this client accepted for the user (§4.3: rollback MUST be rejected).
 
-    Clients pin the highest version seen per user and MUST reject rollback (§4.3); an equal version
-    is accepted only when it is the same list (a re-fetch), which `highest_version` cannot tell, so
-    callers store the list itself and compare.
+    The same version with other contents is refused too: that is a server showing two lists (a fork).
     """
     parsed = parse_device_list(obj)
     if pinned_msk is not None and parsed.msk != pinned_msk:
         raise UR1Error("master signing key changed")
-    if highest_version is not None and parsed.version < highest_version:
-        raise UR1Error("device list rollback")
+    if current is not None:
+        if parsed.user != current.user or parsed.version < current.version:
+            raise UR1Error("device list rollback")
+        if parsed.version == current.version and parsed != current:
+            raise UR1Error("two device lists with one version")
     return parsed
 
 

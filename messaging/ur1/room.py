@@ -284,7 +284,7 @@ def make_wrap(es: bytes, accepted: AcceptedCommit, to_user: str, to_device: str,
     target = commit.device(to_user, to_device)
     if target is None:
         raise UR1Error("recipient not in the commit")
-    if label == WRAP_LABEL and not constant_time_equal(key_commitment(es, commit.room, commit.epoch), commit.kc):
+    if not constant_time_equal(key_commitment(es, commit.room, commit.epoch), commit.kc):
         raise UR1Error("epoch secret does not match the commit")
     info = wrap_info(commit.room, commit.epoch, accepted.commit_id, to_user, to_device, label=label)
     if ephemeral_secret is None:

@@ -347,13 +347,18 @@ export async function runAttacks(ur1, V) {
   add("7 MSK substitution in a device list", async () => {
     const fake = await ur1.ed25519FromSeed(new Uint8Array(32).fill(0x44));
     const forged = await ur1.signDeviceList(fake, BOB.user, 2, W.deviceLists[BOB.user][0].devices);
-    await fails(() => ur1.acceptDeviceList(forged, { pinnedMsk: BOB.msk.publicKey, highestVersion: 1 }), "master signing key");
+    await fails(() => ur1.acceptDeviceList(forged, { pinnedMsk: BOB.msk.publicKey, current: W.deviceLists[BOB.user][0] }),
+      "master signing key");
     const lists = { ...W.deviceLists, [BOB.user]: [await ur1.parseDeviceList(forged)] };
     await fails(() => accept(V.commits[2], W.chain[1], { deviceLists: lists }));
   });
   add("7 device-list rollback", async () => {
-    await fails(() => ur1.acceptDeviceList(BOB.devlist, { pinnedMsk: BOB.msk.publicKey, highestVersion: 2 }), "rollback");
-    check((await ur1.acceptDeviceList(BOB.devlist, { pinnedMsk: BOB.msk.publicKey, highestVersion: 1 })).version === 1, "same version");
+    const lists = await bobLists();
+    await fails(() => ur1.acceptDeviceList(BOB.devlist, { pinnedMsk: BOB.msk.publicKey, current: lists[BOB.user][1] }), "rollback");
+    check((await ur1.acceptDeviceList(BOB.devlist, { pinnedMsk: BOB.msk.publicKey, current: lists[BOB.user][0] })).version === 1,
+      "same list again");
+    const other = await ur1.signDeviceList(BOB.msk, BOB.user, 1, [...lists[BOB.user][0].devices, secondEntry]);
+    await fails(() => ur1.acceptDeviceList(other, { pinnedMsk: BOB.msk.publicKey, current: lists[BOB.user][0] }), "one version");
   });
   add("8 message from another branch is an epoch fork", async () => {
     const esOther = ur1.randomBytes(32);
@@ -406,14 +411,14 @@ export async function runAttacks(ur1, V) {
     }
   });
   for (const change of [{ it: 1000 }, { it: 599999 }, { kdf: "pbkdf2-sha1" }, { kdf: "scrypt" }, { salt: "AAAAAAAAAAAAAAAAAAAA" },
-    { v: 2 }, { it: true }, { extra: 1 }]) {
+    { v: 2 }, { it: true }, { extra: 1 }, { it: 10000001 }]) {
     add(`11 backup KDF downgrade ${JSON.stringify(change)} refused`, () => fails(() => ur1.deriveRoot(V.backup.passphrase,
       { ...V.backup.params, ...change })));
   }
   add("11 Argon2id below the floor refused", async () => {
     const base = { v: 1, kdf: "argon2id", m: 65536, t: 3, p: 1, salt: V.backup.params.salt };
     ur1.checkParams(base);
-    for (const weaker of [{ m: 19456 }, { t: 1 }, { p: 0 }]) await fails(() => ur1.checkParams({ ...base, ...weaker }));
+    for (const weaker of [{ m: 19456 }, { t: 1 }, { p: 0 }, { m: 2 ** 21 }]) await fails(() => ur1.checkParams({ ...base, ...weaker }));
   });
   add("11 epoch item must match the signed kc", async () => {
     const payload = { room: ROOM, epoch: 2, commit: ur1.b64uEncode(W.chain[2].commitId), es: ur1.b64uEncode(ur1.randomBytes(32)) };

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -312,17 +313,21 @@ def test_7_msk_substitution_in_a_commit_is_rejected() -> None:
 def test_7_msk_substitution_in_a_device_list_is_rejected() -> None:
     fake_msk = h("44" * 32)
     forged = ur1.sign_device_list(fake_msk, BOB.user, 2, ur1.parse_device_list(BOB.raw["devlist"]).devices)
-    fails(lambda: ur1.accept_device_list(forged, pinned_msk=ur1.ed25519_public(BOB.msk_seed), highest_version=1))
+    fails(lambda: ur1.accept_device_list(forged, pinned_msk=ur1.ed25519_public(BOB.msk_seed),
+                                         current=device_lists()[BOB.user][0]))
     lists = device_lists()
     lists[BOB.user] = [ur1.parse_device_list(forged)]  # a commit naming Bob's real MSK needs a list under it
     fails(lambda: accept(V["commits"][2], chain()[1], device_lists=lists))
 
 
 def test_7_device_list_rollback_is_rejected() -> None:
-    fails(lambda: ur1.accept_device_list(BOB.raw["devlist"], pinned_msk=ur1.ed25519_public(BOB.msk_seed),
-                                         highest_version=2))
-    assert ur1.accept_device_list(BOB.raw["devlist"], pinned_msk=ur1.ed25519_public(BOB.msk_seed),
-                                  highest_version=1).version == 1
+    second, _dsk, _dek = extra_device()
+    v1, v2 = with_bob_lists(second)[BOB.user]
+    msk = ur1.ed25519_public(BOB.msk_seed)
+    fails(lambda: ur1.accept_device_list(BOB.raw["devlist"], pinned_msk=msk, current=v2))
+    assert ur1.accept_device_list(BOB.raw["devlist"], pinned_msk=msk, current=v1).version == 1  # the same list again
+    other = ur1.sign_device_list(BOB.msk_seed, BOB.user, 1, [*v1.devices, second])  # another list, same version
+    fails(lambda: ur1.accept_device_list(other, pinned_msk=msk, current=v1))
 
 
 # --- 8. forks, wrong prev, skipped epochs ----------------------------------------------------------------
@@ -400,7 +405,7 @@ def test_11_backup_attacks() -> None:
 
 @pytest.mark.parametrize("params", [
     {"it": 1000}, {"it": 599_999}, {"kdf": "pbkdf2-sha1"}, {"kdf": "scrypt"}, {"salt": "AAAAAAAAAAAAAAAAAAAA"},
-    {"v": 2}, {"it": True}, {"extra": 1},
+    {"v": 2}, {"it": True}, {"extra": 1}, {"it": 10_000_001},
 ])
 def test_11_backup_kdf_downgrade_is_refused(params: dict[str, Any]) -> None:
     fails(lambda: ur1.derive_root(V["backup"]["passphrase"], {**V["backup"]["params"], **params}))
@@ -409,7 +414,7 @@ def test_11_backup_kdf_downgrade_is_refused(params: dict[str, Any]) -> None:
 def test_11_argon2_parameters_below_the_floor_are_refused() -> None:
     base = {"v": 1, "kdf": "argon2id", "m": 65536, "t": 3, "p": 1, "salt": V["backup"]["params"]["salt"]}
     assert ur1.check_params(base)
-    for weaker in ({"m": 19456}, {"t": 1}, {"p": 0}):
+    for weaker in ({"m": 19456}, {"t": 1}, {"p": 0}, {"m": 2**21}):
         fails(lambda weaker=weaker: ur1.check_params({**base, **weaker}))
 
 
@@ -449,3 +454,14 @@ def test_attachment_chunks_cannot_be_truncated_or_reordered() -> None:
     step = 12 + 64 * 1024 + 16
     fails(lambda: ur1.open_attachment(blob[:2 * step], key))  # last chunk dropped: no final flag
     fails(lambda: ur1.open_attachment(blob[step:2 * step] + blob[:step] + blob[2 * step:], key))
+
+
+def test_largest_message_fits_the_envelope_limit_and_larger_is_refused() -> None:
+    accepted = chain()[2]
+    largest = ur1.seal_message(b"x" * 65535, es=epoch_secret(2), accepted=accepted, user=BOB.user, device=BOB.device,
+                               ctr=0, dsk_seed=BOB.dsk_seed)
+    assert len(json.dumps(largest)) <= ur1.message.MAX_ENVELOPE_BYTES
+    assert open_at(largest).body == b"x" * 65535
+    fails(lambda: ur1.seal_message(b"x" * 65536, es=epoch_secret(2), accepted=accepted, user=BOB.user,
+                                   device=BOB.device, ctr=1, dsk_seed=BOB.dsk_seed))
+    fails(lambda: open_at(dict(m2(), ct=ur1.b64u_encode(bytes(80 + 300)))))  # not a padding bucket

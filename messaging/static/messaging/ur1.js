@@ -429,11 +429,17 @@ export async function parseDeviceList(obj) {
   return parsed;
 }
 
-// Signed, by the pinned MSK, and not older than the highest version seen (rollback refused).
-export async function acceptDeviceList(obj, { pinnedMsk = null, highestVersion = null } = {}) {
+// Signed, by the pinned MSK, and not older than `current`, the highest version this client accepted
+// for the user (§4.3: rollback refused); the same version with other contents is a fork, refused too.
+export async function acceptDeviceList(obj, { pinnedMsk = null, current = null } = {}) {
   const parsed = await parseDeviceList(obj);
   if (pinnedMsk && !equalBytes(parsed.msk, pinnedMsk)) throw new UR1Error("master signing key changed");
-  if (highestVersion !== null && parsed.version < highestVersion) throw new UR1Error("device list rollback");
+  if (current) {
+    if (parsed.user !== current.user || parsed.version < current.version) throw new UR1Error("device list rollback");
+    if (parsed.version === current.version && !equalBytes(parsed.sig, current.sig)) {
+      throw new UR1Error("two device lists with one version");
+    }
+  }
   return parsed;
 }
 
@@ -690,7 +696,7 @@ export async function makeWrap(es, accepted, toUser, toDevice, { ephemeralSecret
   const target = findDevice(c, toUser, toDevice);
   if (!target) throw new UR1Error("recipient not in the commit");
   if (!(es instanceof Uint8Array) || es.length !== 32) throw new UR1Error("epoch secret must be 32 bytes");
-  if (label === WRAP_LABEL && !equalBytes(await keyCommitment(es, c.room, c.epoch), c.kc)) {
+  if (!equalBytes(await keyCommitment(es, c.room, c.epoch), c.kc)) {
     throw new UR1Error("epoch secret does not match the commit");
   }
   const info = wrapInfo(c.room, c.epoch, accepted.commitId, toUser, toDevice, label);
@@ -723,6 +729,7 @@ export async function openWrap(obj, accepted, { myUser, myDevice, dek }) {
 
 export const MAX_ENVELOPE_BYTES = 90 * 1024;
 export const OLD_EPOCH_SECONDS = 300;
+const PADDED_SIZES = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
 
 export function messageAad(room, epoch, cid, user, device, ctr) {
   return concat(lp("ure2e/v1/msg"), lp(SUITE), lp(room), u64(epoch), lp(cid), lp(user), lp(device), u64(ctr));
@@ -762,6 +769,7 @@ async function signatureTbs(aad, kc, padded) {
 export async function sealMessage(body, { es, accepted, user, device, ctr, dsk, nonce }) {
   const c = accepted.commit;
   if (!findDevice(c, user, device)) throw new UR1Error("sender not in the commit");
+  if (body.length + 1 > 65536) throw new UR1Error("message too long for one envelope");
   checkInt(ctr);
   const n = nonce || randomBytes(12);
   const aad = messageAad(c.room, c.epoch, accepted.commitId, user, device, ctr);
@@ -778,7 +786,8 @@ export function parseEnvelope(obj) {
   if (obj.v !== 1 || obj.t !== "msg" || obj.suite !== SUITE) throw new UR1Error("unknown message version, type or suite");
   const sender = checkKeys(obj.sender, ["user", "device"]);
   const ct = b64uDecode(checkStr(obj.ct));
-  if (ct.length < 16 + 64 + 256 || ct.length > MAX_ENVELOPE_BYTES) throw new UR1Error("bad ciphertext length");
+  // 64-byte signature, a padding bucket and the tag; buckets past 65536 do not fit in 90 KiB as JSON.
+  if (!PADDED_SIZES.includes(ct.length - 80)) throw new UR1Error("bad ciphertext length");
   const env = { room: checkId16(obj.room), epoch: checkInt(obj.epoch), commit: b64uDecode(checkStr(obj.commit), 32),
     user: checkUserId(sender.user), device: checkId16(sender.device), ctr: checkInt(obj.ctr),
     nonce: b64uDecode(checkStr(obj.n), 12), ct };
@@ -902,11 +911,14 @@ export function checkParams(params) {
   if (kdf === "pbkdf2-sha256") {
     checkKeys(params, ["v", "kdf", "it", "salt"]);
     if (checkInt(params.it) < MIN_PBKDF2_ITERATIONS) throw new UR1Error("backup KDF cost below the minimum");
+    // Upper bounds are ours (the spec sets only floors): a server must not make the client hang either.
+    if (params.it > 10000000) throw new UR1Error("backup KDF cost above the maximum");
   } else if (kdf === "argon2id") {
     checkKeys(params, ["v", "kdf", "m", "t", "p", "salt"]);
     if (checkInt(params.m) < 65536 || checkInt(params.t) < 3 || checkInt(params.p, 1) > 16) {
       throw new UR1Error("backup KDF cost below the minimum");
     }
+    if (params.m > 1048576 || params.t > 16) throw new UR1Error("backup KDF cost above the maximum");
   } else {
     throw new UR1Error("backup KDF not allowed");
   }
