@@ -243,3 +243,11 @@ def test_python_made_vectors_reproduce_byte_for_byte_in_chromium(page: Any) -> N
     failed = _report(results)
     assert not failed, f"Python-made vectors failed in Chromium:\n{failed}"
     assert len(results) == 35
+
+
+def test_damaged_input_fails_closed_in_chromium(page: Any) -> None:
+    """§5.4 parser fuzzing in the browser client, seeded as in tests/messaging/test_ur1_fuzz.py."""
+    results = page.evaluate("([V]) => window.ur1Harness.runFuzz(window.ur1, V, 300)", [vectors()])
+    failed = _report(results)
+    assert not failed, f"damaged input not refused with UR1Error in Chromium:\n{failed}"
+    assert len(results) == 8

@@ -452,3 +452,85 @@ export async function runAttacks(ur1, V) {
   });
   return collect(checks);
 }
+
+// Parser fuzzing (§5.4), as tests/messaging/test_ur1_fuzz.py: damaged server JSON is accepted only
+// when unchanged (or, for unsigned values, when still valid) and refused only with UR1Error.
+function prng(seed) {
+  let a = 0;
+  for (const char of seed) a = (Math.imul(a ^ char.charCodeAt(0), 2654435761) >>> 0);
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ODD = [null, true, false, 0, -1, 1.5, 2 ** 53, 2 ** 64, "", "=", "AAAA", "A".repeat(22), "AAAAAAAAAAAAAAAAAAAAA=",
+  "__proto__", "ü", "\u0000", [], {}, [1], { a: 1 }, "ure2e/v1/msg"];
+
+function mutate(obj, rnd) {
+  const pick = (list) => list[Math.floor(rnd() * list.length)];
+  if (obj && typeof obj === "object" && !Array.isArray(obj) && Object.keys(obj).length && rnd() < 0.7) {
+    const key = pick(Object.keys(obj).sort());
+    const out = { ...obj };
+    const action = rnd();
+    if (action < 0.15) delete out[key];
+    else if (action < 0.25) out[pick(["x", "preview", `${key}_`])] = clone(pick(ODD));
+    else out[key] = mutate(obj[key], rnd);
+    return out;
+  }
+  if (Array.isArray(obj) && obj.length && rnd() < 0.7) {
+    const out = [...obj];
+    const index = Math.floor(rnd() * obj.length);
+    const action = rnd();
+    if (action < 0.2) out.splice(index, 1);
+    else if (action < 0.35) out.push(clone(obj[index]));
+    else out[index] = mutate(obj[index], rnd);
+    return out;
+  }
+  if (typeof obj === "string" && obj.length && rnd() < 0.6) {
+    const index = Math.floor(rnd() * obj.length);
+    return obj.slice(0, index) + pick([..."AB_-=+/ 0zé"]) + obj.slice(index + 1);
+  }
+  if (typeof obj === "number" && rnd() < 0.5) return obj + pick([-1, 1, 2 ** 32, 2 ** 63]);
+  return clone(pick(ODD));
+}
+
+export async function runFuzz(ur1, V, iterations = 200) {
+  const W = await world(ur1, V);
+  const bob = W.people.bob;
+  const b = V.backup;
+  const bk = await ur1.backupKey(await ur1.deriveRoot(b.passphrase, b.params), b.user);
+  const wrap = V.wraps.find((w) => w.epoch === 2 && w.to_user === bob.user);
+  const receivers = {
+    envelope: [V.messages.m2.env, (o) => ur1.openMessage(o, { room: V.room, accepted: W.chain[2], es: W.es[2], replay: new ur1.ReplaySet() })],
+    commit: [V.commits[2], (o) => ur1.acceptCommit(o, { room: V.room, previous: W.chain[1], pins: {}, deviceLists: W.deviceLists })],
+    genesis: [V.commits[0], (o) => ur1.acceptCommit(o, { room: V.room, previous: null, pins: {}, deviceLists: W.deviceLists })],
+    wrap: [wrap, (o) => ur1.openWrap(o, W.chain[2], { myUser: bob.user, myDevice: bob.device, dek: bob.dek })],
+    "device list": [bob.devlist, (o) => ur1.parseDeviceList(o)],
+    "backup item": [b.item, (o) => ur1.openItem(bk, b.user, o)],
+    "backup params": [b.params, (o) => ur1.checkParams(o)],
+    "qr code": [ur1.qrPayload(bob.user, bob.msk.publicKey), (o) => ur1.parseQrPayload(o)],
+  };
+  const unsigned = ["backup params", "qr code"];
+  const checks = [];
+  for (const [kind, [valid, receive]] of Object.entries(receivers)) {
+    checks.push([`fuzz ${kind}`, async () => {
+      await receive(clone(valid));
+      const rnd = prng(`ur1-fuzz-${kind}`);
+      for (let i = 0; i < iterations; i++) {
+        const damaged = mutate(clone(valid), rnd);
+        try {
+          await receive(damaged);
+        } catch (error) {
+          if (error instanceof ur1.UR1Error) continue;
+          throw new Error(`${error.name}: ${error.message} on ${JSON.stringify(damaged).slice(0, 300)}`);
+        }
+        if (!same(damaged, valid) && !unsigned.includes(kind)) throw new Error(`accepted ${JSON.stringify(damaged).slice(0, 300)}`);
+      }
+    }]);
+  }
+  return collect(checks);
+}

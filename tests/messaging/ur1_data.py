@@ -52,11 +52,22 @@ def person_by_user(user: str) -> Person:
     return next(p for p in people().values() if p.user == user)
 
 
+@cache
+def _parsed_device_lists() -> tuple[tuple[str, ur1.DeviceList], ...]:
+    return tuple((p.user, ur1.parse_device_list(p.raw["devlist"])) for p in people().values())
+
+
 def device_lists() -> dict[str, list[ur1.DeviceList]]:
-    return {p.user: [ur1.parse_device_list(p.raw["devlist"])] for p in people().values()}
+    """A fresh mapping each call (tests add versions to it); the lists themselves are immutable."""
+    return {user: [parsed] for user, parsed in _parsed_device_lists()}
 
 
 def chain() -> list[ur1.AcceptedCommit]:
+    return list(_chain())
+
+
+@cache
+def _chain() -> tuple[ur1.AcceptedCommit, ...]:
     """The vectors' commits accepted in order from genesis, with no pins yet (TOFU)."""
     accepted: list[ur1.AcceptedCommit] = []
     pins: dict[str, ur1.Pin] = {}
@@ -65,7 +76,7 @@ def chain() -> list[ur1.AcceptedCommit]:
                                 pins=pins, device_lists=device_lists())
         pins.update(one.new_pins)
         accepted.append(one)
-    return accepted
+    return tuple(accepted)
 
 
 def epoch_secret(epoch: int) -> bytes:

@@ -471,7 +471,8 @@ export function parseQrPayload(text) {
 
 // The pin for `user` if `msk` matches it, null if the user is new (TOFU); a changed MSK throws.
 export function checkPin(pins, user, msk) {
-  const pin = pins[user];
+  // hasOwn: a user id may be "__proto__" or "constructor" ([A-Za-z0-9_-]{1,64}).
+  const pin = Object.hasOwn(pins, user) ? pins[user] : null;
   if (pin && !equalBytes(pin.msk, msk)) throw new UR1Error("master signing key changed");
   return pin || null;
 }
@@ -661,13 +662,13 @@ export async function acceptCommit(obj, { room, previous, pins, deviceLists }) {
     if (!author || (author.role !== "admin" && !selfDevice)) throw new UR1Error("author may not make this commit");
   }
   await ed25519Verify(signer.dsk, tbs, commit.sig);
-  const newPins = {};
+  const newPins = Object.create(null);
   for (const m of commit.members) {
     if (!checkPin(pins, m.user, m.msk)) newPins[m.user] = { msk: m.msk, verified: false };
   }
   let needsRotation = false;
   for (const d of commit.devices) {
-    const lists = (deviceLists[d.user] || []).filter((dl) => dl.user === d.user);
+    const lists = (Object.hasOwn(deviceLists, d.user) ? deviceLists[d.user] : []).filter((dl) => dl.user === d.user);
     const member = findMember(commit, d.user);
     if (!lists.length || lists.some((dl) => !equalBytes(dl.msk, member.msk))) {
       throw new UR1Error("no device list under the member's key");
