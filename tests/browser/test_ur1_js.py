@@ -33,8 +33,10 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE_MODULE = b"""import * as ur1 from "/static/messaging/ur1.js";
+import * as ur1Store from "/static/messaging/ur1-store.js";
 import * as harness from "/tests/ur1_harness.js";
 window.ur1 = ur1;
+window.ur1Store = ur1Store;
 window.ur1Harness = harness;
 document.documentElement.dataset.ready = "yes";
 """
@@ -42,6 +44,7 @@ PAGE = b"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>UR1
 <script type="module" src="/tests/ur1_page.js"></script></head><body></body></html>"""
 FILES = {
     "/static/messaging/ur1.js": REPO / "messaging" / "static" / "messaging" / "ur1.js",
+    "/static/messaging/ur1-store.js": REPO / "messaging" / "static" / "messaging" / "ur1-store.js",
     "/tests/ur1_harness.js": REPO / "tests" / "browser" / "ur1_harness.js",
 }
 
@@ -106,6 +109,7 @@ def page(server: str) -> Iterator[Any]:
             context.add_init_script("document.addEventListener('securitypolicyviolation', (e) =>"
                                     " window.__ur1CspViolation(`${e.violatedDirective} ${e.blockedURI}`));")
             one = context.new_page()
+            one.context_ref = context
             one.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             one.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
             one.goto(server + "/")
@@ -229,9 +233,9 @@ def test_ur1_js_is_a_static_file_of_the_project() -> None:
     from django.contrib.staticfiles import finders
 
     assert Path(finders.find("messaging/ur1.js")) == FILES["/static/messaging/ur1.js"]
-    source = FILES["/static/messaging/ur1.js"].read_text()
-    for forbidden in ("eval(", "new Function", "import(", "innerHTML", "http://", "https://"):
-        assert forbidden not in source, forbidden
+    for source in (path.read_text() for url, path in FILES.items() if url.startswith("/static/")):
+        for forbidden in ("eval(", "new Function", "import(", "innerHTML", "http://", "https://"):
+            assert forbidden not in source, forbidden
 
 
 def test_python_made_vectors_reproduce_byte_for_byte_in_chromium(page: Any) -> None:
@@ -251,3 +255,47 @@ def test_damaged_input_fails_closed_in_chromium(page: Any) -> None:
     failed = _report(results)
     assert not failed, f"damaged input not refused with UR1Error in Chromium:\n{failed}"
     assert len(results) == 8
+
+
+def test_two_tabs_never_share_a_counter_and_keys_stay_non_extractable(page: Any, server: str) -> None:
+    """§5.2 #13: two tabs of one device send at once from the same IndexedDB: distinct counters.
+    Device keys stored there come back after a reload as non-extractable keys that still sign."""
+    context = page.context_ref
+    second = context.new_page()
+    try:
+        second.goto(server + "/")
+        second.wait_for_selector("html[data-ready=yes]", state="attached")
+        start = """async () => { window.__store = await window.ur1Store.Store.open("ur1-two-tabs");
+            window.__ctrs = Promise.all(Array.from({length: 40}, () =>
+                window.__store.nextCounter("nniVPOSJw55ecv16eNDkAQ", 2, "7ixr-dGhvHXESY70F1IvVA"))); }"""
+        page.evaluate(start)
+        second.evaluate(start)
+        counters = page.evaluate("() => window.__ctrs") + second.evaluate("() => window.__ctrs")
+        assert sorted(counters) == list(range(80))
+
+        page.evaluate("""async () => { const keys = await window.ur1.generateDeviceKeys();
+            await window.__store.saveDeviceKeys("7ixr-dGhvHXESY70F1IvVA", keys);
+            window.__pub = window.ur1.toHex(keys.dsk.publicKey); }""")
+        public = page.evaluate("() => window.__pub")
+        second.reload()
+        second.wait_for_selector("html[data-ready=yes]", state="attached")
+        loaded = second.evaluate("""async () => { const ur1 = window.ur1;
+            const store = await window.ur1Store.Store.open("ur1-two-tabs");
+            const keys = await store.loadDeviceKeys("7ixr-dGhvHXESY70F1IvVA");
+            const sig = await ur1.ed25519Sign(keys.dsk, ur1.utf8("after reload"));
+            await ur1.ed25519Verify(keys.dsk.publicKey, ur1.utf8("after reload"), sig);
+            const seenFirst = await store.markSeen("r", 2, "d", 5);
+            const seenAgain = await store.markSeen("r", 2, "d", 5);
+            let refused = false;
+            const exportable = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]);
+            try { await store.saveDeviceKeys("x", {dsk: exportable, dek: keys.dek}); }
+            catch (e) { refused = e instanceof ur1.UR1Error; }
+            store.close();
+            return {pub: ur1.toHex(keys.dsk.publicKey), extractable: keys.dsk.privateKey.extractable || keys.dek.privateKey.extractable,
+                    seenFirst, seenAgain, refused}; }""")
+        assert loaded == {"pub": public, "extractable": False, "seenFirst": True, "seenAgain": False, "refused": True}
+        page.evaluate("async () => { window.__store.close(); await window.ur1Store.panicWipe('ur1-two-tabs'); }")
+        names = second.evaluate("async () => (await indexedDB.databases()).map((d) => d.name)")
+        assert "ur1-two-tabs" not in names
+    finally:
+        second.close()
