@@ -33,6 +33,8 @@ from .identity import (
     sign_device_list,
 )
 from .message import (
+    Envelope,
+    OpenedMessage,
     ReplaySet,
     check_old_epoch,
     encode_body,
@@ -77,7 +79,7 @@ from .room import (
 
 __all__ = [
     "ED25519_SMALL_ORDER", "AcceptedCommit", "Commit", "CommitDevice", "Device", "DeviceList", "Member", "Pin",
-    "ReplaySet", "UR1Error", "accept_commit", "accept_device_list", "b64u_decode", "b64u_encode", "backup_key",
+    "Envelope", "OpenedMessage", "ReplaySet", "UR1Error", "accept_commit", "accept_device_list", "b64u_decode", "b64u_encode", "backup_key",
     "check_old_epoch", "check_params", "commit_id", "commit_tbs", "derive_root", "devlist_tbs", "ed25519_public",
     "ed25519_sign", "ed25519_verify", "encode_body", "fingerprint", "generate_recovery_key", "hpke_open_base",
     "hpke_open_native", "hpke_seal_base", "hpke_seal_native", "key_commitment", "lp", "lst", "make_wrap",

@@ -32,6 +32,7 @@ from tests.services import chromium_path
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
+PROBLEMS: dict[int, list[str]] = {}  # console errors, page errors and CSP violations, per page
 PAGE_MODULE = b"""import * as ur1 from "/static/messaging/ur1.js";
 import * as ur1Store from "/static/messaging/ur1-store.js";
 import * as harness from "/tests/ur1_harness.js";
@@ -109,12 +110,11 @@ def page(server: str) -> Iterator[Any]:
             context.add_init_script("document.addEventListener('securitypolicyviolation', (e) =>"
                                     " window.__ur1CspViolation(`${e.violatedDirective} ${e.blockedURI}`));")
             one = context.new_page()
-            one.context_ref = context
             one.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             one.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
             one.goto(server + "/")
             one.wait_for_selector("html[data-ready=yes]", state="attached")
-            one.problems = problems
+            PROBLEMS[id(one)] = problems
             yield one
         finally:
             chromium.close()
@@ -226,13 +226,13 @@ def test_js_commit_device_list_and_backup_verify_in_python(page: Any) -> None:
 def test_module_ran_under_the_project_csp_without_problems(page: Any) -> None:
     assert "script-src 'self'" in project_csp() and "unsafe-eval" not in project_csp()
     assert page.evaluate("typeof window.ur1.openMessage") == "function"
-    assert page.problems == []
+    assert PROBLEMS[id(page)] == []
 
 
 def test_ur1_js_is_a_static_file_of_the_project() -> None:
     from django.contrib.staticfiles import finders
 
-    assert Path(finders.find("messaging/ur1.js")) == FILES["/static/messaging/ur1.js"]
+    assert Path(str(finders.find("messaging/ur1.js"))) == FILES["/static/messaging/ur1.js"]
     for source in (path.read_text() for url, path in FILES.items() if url.startswith("/static/")):
         for forbidden in ("eval(", "new Function", "import(", "innerHTML", "http://", "https://"):
             assert forbidden not in source, forbidden
@@ -260,7 +260,7 @@ def test_damaged_input_fails_closed_in_chromium(page: Any) -> None:
 def test_two_tabs_never_share_a_counter_and_keys_stay_non_extractable(page: Any, server: str) -> None:
     """§5.2 #13: two tabs of one device send at once from the same IndexedDB: distinct counters.
     Device keys stored there come back after a reload as non-extractable keys that still sign."""
-    context = page.context_ref
+    context = page.context
     second = context.new_page()
     try:
         second.goto(server + "/")
