@@ -104,9 +104,17 @@ def ed25519_sign(seed: bytes, message: bytes) -> bytes:
     return ed25519.Ed25519PrivateKey.from_private_bytes(seed).sign(message)
 
 
+_P25519 = 2**255 - 19
+
+
 def check_ed25519_public(public: bytes) -> bytes:
-    """A usable Ed25519 public key: 32 bytes and not one of Appendix A's small-order encodings."""
+    """A usable Ed25519 public key: 32 bytes, not one of Appendix A's small-order encodings, and a
+    canonical y (< p). The last check is ours: engines disagree on non-canonical encodings, and
+    divergent validity between clients is a group fork (§6 #10); no honest key is non-canonical.
+    """
     if len(public) != 32 or public in ED25519_SMALL_ORDER:
+        raise UR1Error("refused Ed25519 public key")
+    if int.from_bytes(public, "little") & ((1 << 255) - 1) >= _P25519:
         raise UR1Error("refused Ed25519 public key")
     return public
 

@@ -395,6 +395,16 @@ export async function runAttacks(ur1, V) {
       await fails(() => ur1.parseDeviceList({ ...BOB.devlist, msk: ur1.b64uEncode(h(encoding)) }), "refused");
     });
   }
+  add("10 non-canonical Ed25519 public keys rejected", async () => {
+    for (const low of [0xed + 2, 0xed + 5, 0xff]) {
+      for (const top of [0x7f, 0xff]) {
+        const key = new Uint8Array(32).fill(0xff);
+        key[0] = low;
+        key[31] = top;
+        await fails(() => ur1.ed25519Verify(key, new Uint8Array(0), new Uint8Array(64)), "refused");
+      }
+    }
+  });
   add("11 backup: wrong passphrase, moved item, injected item, changed fields", async () => {
     const b = V.backup;
     const bk = await ur1.backupKey(await ur1.deriveRoot(b.passphrase, b.params), b.user);

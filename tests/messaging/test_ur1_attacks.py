@@ -390,6 +390,14 @@ def test_10_ed25519_small_order_public_keys_are_rejected_before_verify(encoding:
     fails(lambda: ur1.parse_device_list(devlist))
 
 
+@pytest.mark.parametrize("low", [0xED + 2, 0xED + 5, 0xFF])
+def test_10_non_canonical_ed25519_public_keys_are_rejected(low: int) -> None:
+    """y ≥ p, with either sign bit: refused in both clients so they agree on validity."""
+    for top in (0x7F, 0xFF):
+        fails(ur1.ed25519_verify, bytes([low]) + b"\xff" * 30 + bytes([top]), b"", bytes(64))
+    ur1.parse_device_list(BOB.raw["devlist"])  # honest keys pass the same check
+
+
 # --- 11. backup ------------------------------------------------------------------------------------
 
 def test_11_backup_attacks() -> None:

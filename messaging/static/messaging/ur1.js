@@ -241,8 +241,17 @@ export const ED25519_SMALL_ORDER = [
 const PKCS8_ED25519 = fromHex("302e020100300506032b657004220420");
 const PKCS8_X25519 = fromHex("302e020100300506032b656e04220420");
 
+// Also refuses a non-canonical y (≥ p): engines disagree on those, and divergent validity between
+// clients is a group fork (§6 #10); no honest key is non-canonical. The same check as in Python.
+function canonicalY(publicKey) {
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? publicKey[i] & 0x7f : publicKey[i]);
+  return y < 2n ** 255n - 19n;
+}
+
 export function checkEd25519Public(publicKey) {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || ED25519_SMALL_ORDER.includes(toHex(publicKey))) {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || ED25519_SMALL_ORDER.includes(toHex(publicKey))
+    || !canonicalY(publicKey)) {
     throw new UR1Error("refused Ed25519 public key");
   }
   return publicKey;
