@@ -167,3 +167,14 @@ def test_k11_strict_base64url_accepts_canonical() -> None:
 
 def test_every_person_is_on_some_device_list() -> None:
     assert set(device_lists()) == {p.user for p in people().values()}
+
+
+def test_k10_argon2id_option_in_python() -> None:
+    """K10 has no vector in the file and the JS client does not ship Argon2id (it refuses such
+    parameters); this checks the Python path at the spec's floor: deterministic, salted, NFC."""
+    params = {"v": 1, "kdf": "argon2id", "m": 65536, "t": 3, "p": 1, "salt": V["backup"]["params"]["salt"]}
+    root = ur1.derive_root("café", params)
+    assert len(root) == 32
+    assert root == ur1.derive_root(unicodedata.normalize("NFD", "café"), params)
+    assert root != ur1.derive_root("café", {**params, "salt": ur1.b64u_encode(bytes(16))})
+    assert root != ur1.derive_root("café", V["backup"]["params"])
