@@ -299,3 +299,23 @@ def test_two_tabs_never_share_a_counter_and_keys_stay_non_extractable(page: Any,
         assert "ur1-two-tabs" not in names
     finally:
         second.close()
+
+
+def test_recovery_key_typed_loosely_gives_the_same_root_in_both_clients(page: Any) -> None:
+    """§4.9: a generated recovery key (32 Crockford characters, 8 groups) typed in lower case with
+    spaces derives the same root in JS as the key as generated does in Python; Argon2id parameters
+    are refused by the JS client (no Argon2id in WebCrypto), never downgraded."""
+    key = ur1.generate_recovery_key()
+    assert len(key) == 39 and key.count("-") == 7
+    params = ur1.new_params()
+    typed = key.lower().replace("-", " ")
+    made = run_in_page(page, """
+        const root = hex(await ur1.deriveRoot(arg.typed, arg.params, {recoveryKey: true}));
+        let argon = "";
+        try { await ur1.deriveRoot("x", {v: 1, kdf: "argon2id", m: 65536, t: 3, p: 1, salt: arg.params.salt}); }
+        catch (e) { argon = e instanceof ur1.UR1Error ? "UR1Error" : String(e); }
+        const generated = ur1.generateRecoveryKey();
+        return {root, argon, generated};""", {"typed": typed, "params": params})
+    assert made["root"] == ur1.derive_root(key, params, recovery_key=True).hex()
+    assert made["argon"] == "UR1Error"
+    assert len(made["generated"]) == 39 and set(made["generated"].replace("-", "")) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
