@@ -4,6 +4,24 @@ e2ee.md, "UR1"; section numbers in docstrings refer to it).
 Pure functions over pyca/cryptography only. Every failed check raises `UR1Error` and nothing else,
 so a caller fails closed by catching one type. The browser twin is messaging/static/messaging/ur1.js;
 both pass the same known-answer vectors (tests/messaging/data/ur1-vectors.json).
+
+Where the spec leaves a choice, both clients read it the same way:
+- genesis (§4.4 rule 2): there is no commit n−1, so the author's device must be listed in the
+  genesis commit itself and sign under that dsk;
+- rule 5: a commit device must be on one of the member's verified device lists under the member's
+  pinned MSK; absent from the newest one, the commit is accepted with `needs_rotation`;
+- a device list of an equal version but other contents is refused like a rollback (a fork);
+- replay (§4.7 step 4) is checked before decryption, but an envelope is recorded only after it
+  opened, so forged envelopes cannot burn a sender's counters;
+- padding: the padded length must be exactly the bucket of what it holds, and the ciphertext
+  length one of the buckets (past 65536 the envelope no longer fits 90 KiB);
+- history grants travel as `"t": "history"` with the `ure2e/v1/history` label and are checked
+  against the old epoch's kc like wraps;
+- attachments: chunk AAD = lp("ure2e/v1/att") ‖ u32(index) ‖ final flag byte (the spec names the
+  flag, not the encoding);
+- backup KDF costs have upper bounds too (a server must not make a client hang), Argon2id needs
+  t ≥ 3 beside m ≥ 64 MiB, and Ed25519 public keys must have a canonical y (< p) besides not being
+  in Appendix A's list, so engines cannot disagree on validity.
 """
 
 from .backup import (
