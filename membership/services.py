@@ -279,6 +279,9 @@ def _set_status(*, actor: User | None, member: Member, new: str, reason: str) ->
         broadcast_on_commit(user_group(member.user_id), {"type": "roles.changed"})
     audit_record(actor, "member.status", member, local_id=member.local_id, **{"from": current, "to": new},
                  change=change.pk)
+    if member.user_id is not None:
+        # A suspension, resignation or rejection changes what the member's open sockets may do.
+        broadcast_on_commit(user_group(member.user_id), {"type": "access.changed"})
 
 
 @transaction.atomic
@@ -403,7 +406,7 @@ def roll_export_record(*, actor: User, local: Local, rows: int, alert_rows: int)
     from django.utils.translation import ngettext
     from guardian.shortcuts import get_users_with_perms
 
-    from union.realtime import notify_user
+    from union.realtime import notify_users
 
     large = rows > alert_rows
     audit_record(actor, "roll.export", local, local_id=local.pk, rows=rows, large=large)
@@ -413,12 +416,13 @@ def roll_export_record(*, actor: User, local: Local, rows: int, alert_rows: int)
         u for u in get_users_with_perms(local, only_with_perms_in=["manage_roles", "view_audit"], with_group_users=False)
         if u.is_active
     ]
+    texts = {}
     for admin in admins:
         with translation.override(admin.language or "en"):
-            text = ngettext("%(who)s exported %(rows)s row of the roll. Check the audit log.",
-                            "%(who)s exported %(rows)s rows of the roll. Check the audit log.", rows) % {
+            texts[admin.pk] = ngettext("%(who)s exported %(rows)s row of the roll. Check the audit log.",
+                                       "%(who)s exported %(rows)s rows of the roll. Check the audit log.", rows) % {
                 "who": actor.get_username(), "rows": rows}
-        notify_user(admin.pk, kind="roll.export", text=text, url=reverse("audit_log"))
+    notify_users(texts, kind="roll.export", text=texts, url=reverse("audit_log"))
     audit_record(actor, "roll.export_alert", local, local_id=local.pk, rows=rows, alerted=len(admins))
     return True
 
@@ -610,6 +614,8 @@ def member_record_view(*, actor: User, member: Member) -> None:
 
 def user_password_changed(*, user: User) -> None:
     audit_record(user, "user.password_change", user)
+    # Other sessions no longer match the new password's hash: their sockets close on this event.
+    broadcast_on_commit(user_group(user.pk), {"type": "access.changed"})
 
 
 def two_factor_start(*, user: User) -> Any:
