@@ -170,6 +170,6 @@ def test_production_keeps_database_connections_and_checks_them_before_reuse() ->
              "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], s.TESSERA_WS_RECHECK_SECONDS)")
     result = _manage(_production_env(), "shell", "-c", probe)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["60", "True", "5.0"]
+    assert result.stdout.splitlines()[-1].split() == ["60", "True", "5.0"]
     result = _manage(_production_env(TESSERA_DB_CONN_MAX_AGE="0", TESSERA_WS_RECHECK_SECONDS="2"), "shell", "-c", probe)
-    assert result.stdout.split() == ["0", "True", "2.0"]
+    assert result.stdout.splitlines()[-1].split() == ["0", "True", "2.0"]
