@@ -8,6 +8,7 @@ requests; and a socket was opened under the user's roles and member statuses, so
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Hashable
 from typing import Any
 
@@ -16,7 +17,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 
 from membership.models import Member, RoleGrant
-from membership.selectors import needs_two_factor
+from membership.roles import OFFICER_ROLES
 
 
 def two_factor_verified(session: SessionBase, user: Any) -> bool:
@@ -26,13 +27,29 @@ def two_factor_verified(session: SessionBase, user: Any) -> bool:
     return device is not None and device.user_id == user.pk and device.confirmed
 
 
-def socket_rights(user: Any, session: SessionBase) -> Hashable | None:
-    """None for an officer without a verified second factor; else the user's roles and statuses.
+def socket_rights(pairs: list[tuple[Any, SessionBase]]) -> list[Hashable | None]:
+    """For each (user, session): None for an officer without a verified second factor; else the
+    user's roles and member statuses, which the socket compares with those it opened under.
 
-    The summary is compared with the one taken when the socket opened: any difference closes it.
+    Two queries for any number of sockets, plus one device lookup per officer. Who counts as an
+    officer is `membership.selectors.needs_two_factor`'s rule (staff, or an officer role
+    anywhere), read here from the roles fetched for all users at once.
     """
-    if needs_two_factor(user) and not two_factor_verified(session, user):
-        return None
-    roles = tuple(sorted(RoleGrant.objects.filter(user=user).values_list("local_id", "role")))
-    statuses = tuple(sorted(Member.objects.filter(user=user).values_list("local_id", "status")))
-    return (bool(user.is_staff), bool(user.is_superuser), roles, statuses)
+    user_ids = {user.pk for user, _session in pairs}
+    roles: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for user_id, local_id, role in RoleGrant.objects.filter(user_id__in=user_ids).values_list(
+            "user_id", "local_id", "role"):
+        roles[user_id].append((local_id, role))
+    statuses: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for user_id, local_id, status in Member.objects.filter(user_id__in=user_ids).values_list(
+            "user_id", "local_id", "status"):
+        statuses[user_id].append((local_id, status))
+    answers: list[Hashable | None] = []
+    for user, session in pairs:
+        officer = user.is_staff or user.is_superuser or any(role in OFFICER_ROLES for _l, role in roles[user.pk])
+        if officer and not two_factor_verified(session, user):
+            answers.append(None)
+            continue
+        answers.append((bool(user.is_staff), bool(user.is_superuser), tuple(sorted(roles[user.pk])),
+                        tuple(sorted(statuses[user.pk]))))
+    return answers

@@ -9,9 +9,10 @@ clients). So the guarantee now rests on two legs:
 - Pushed events, sent on commit to the user's group by every service that changes access:
   `session.end` closes at once; `roles.changed` and `access.changed` make the socket re-check at
   once, and close if the session or the rights it was opened with no longer hold.
-- A re-check on a timer, at most every `TESSERA_WS_RECHECK_SECONDS` (5 by default), whatever the
-  traffic, for when an event is lost (a Redis restart, a Daphne process that was busy). Frames and
-  events in between cost no database query: they read the result of the last check.
+- A re-check on a timer, every `TESSERA_WS_RECHECK_SECONDS` (5 by default) whatever the traffic,
+  for when an event is lost (a Redis restart, a Daphne process that was busy). One timer per
+  process checks all of its sockets in a few queries. Frames and events in between cost no
+  database query: they trust the last check.
 
 The re-check asks the database whether the stored session still logs the user in, as an HTTP
 request would find it, then the hooks named in `TESSERA_SESSION_CHECKS` (the core names no feature
@@ -26,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
+import weakref
 from collections.abc import Callable, Hashable
 from functools import lru_cache
 from importlib import import_module
@@ -37,6 +38,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.base import SessionBase
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 
@@ -53,8 +55,14 @@ DEFAULT_RECHECK_SECONDS = 5.0
 
 logger = logging.getLogger(__name__)
 
-# A hook: (user, session) -> None to refuse, else a hashable summary of the rights it vouches for.
-SessionCheck = Callable[[Any, SessionBase], Hashable | None]
+# A hook takes [(user, session), ...] and answers, for each pair in order, None to refuse or a
+# hashable summary of the rights it vouches for. It answers for many sockets in a fixed number of
+# queries, so that one re-check of every socket of a process costs a handful of queries.
+SessionCheck = Callable[[list[tuple[Any, SessionBase]]], list[Hashable | None]]
+# Sockets checked per database call by the periodic re-check (keeps IN lists reasonable).
+RECHECK_CHUNK = 500
+# Session engines whose store is the django_session table, read here in one query for many keys.
+DB_SESSION_ENGINES = frozenset({"django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"})
 
 
 def recheck_seconds() -> float:
@@ -72,41 +80,117 @@ def session_checks() -> tuple[SessionCheck, ...]:
     return _import_hooks(tuple(getattr(settings, "TESSERA_SESSION_CHECKS", ())))
 
 
-def session_user(session_key: str | None, user_id: int) -> tuple[Any, SessionBase] | None:
-    """The active user this stored session still logs in, with the session; None if it does not.
+def _load_sessions(keys: set[str]) -> dict[str, SessionBase]:
+    """The stored, unexpired sessions with these keys (a missing key is absent from the result)."""
+    engine = import_module(settings.SESSION_ENGINE)
+    if settings.SESSION_ENGINE not in DB_SESSION_ENGINES:
+        stores = {key: engine.SessionStore(key) for key in keys}
+        return {key: store for key, store in stores.items() if store.get(SESSION_KEY)}
+    # The table is the truth for cached_db too: a logout deletes the row and the cache entry.
+    from django.contrib.sessions.models import Session
 
-    Reads the session store afresh (a logout deletes the row), the user (deleted or deactivated)
-    and the session hash (ending all sessions changes the nonce mixed into it; so does a new
-    password).
+    found = {}
+    for key, data in Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now()).values_list(
+            "session_key", "session_data"):
+        store = engine.SessionStore(key)
+        store._session_cache = store.decode(data)
+        found[key] = store
+    return found
+
+
+def check_sessions(items: list[tuple[str | None, int]]) -> list[tuple[Any, tuple[Hashable, ...]] | None]:
+    """For each (session key, user id): the user and the hooks' rights, or None if refused.
+
+    A session is refused unless its stored row still logs in that user, as an HTTP request would
+    find it: the row exists (a logout deletes it), the user is active, and the session hash
+    matches (ending all sessions changes the nonce mixed into it; so does a new password). Then
+    each hook may refuse. The number of queries does not depend on the number of items.
     """
-    if not session_key:
-        return None
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    if str(session.get(SESSION_KEY, "")) != str(user_id):
-        return None
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    stored_hash = session.get(HASH_SESSION_KEY) or ""
-    if user is None or not stored_hash:
-        return None
-    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
-    if not any(constant_time_compare(stored_hash, candidate) for candidate in hashes):
-        return None
-    return user, session
+    sessions = _load_sessions({key for key, _user_id in items if key})
+    users = get_user_model().objects.filter(pk__in={user_id for _key, user_id in items}, is_active=True).in_bulk()
+    pairs: list[tuple[Any, SessionBase] | None] = []
+    for key, user_id in items:
+        session, user = sessions.get(key or ""), users.get(user_id)
+        stored_hash = (session.get(HASH_SESSION_KEY) or "") if session is not None else ""
+        valid = (session is not None and user is not None and stored_hash
+                 and str(session.get(SESSION_KEY, "")) == str(user_id)
+                 and any(constant_time_compare(stored_hash, candidate)
+                         for candidate in [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]))
+        pairs.append((user, session) if valid else None)
+    live = [pair for pair in pairs if pair is not None]
+    verdicts = [check(live) for check in session_checks()]
+    results: list[tuple[Any, tuple[Hashable, ...]] | None] = []
+    position = 0
+    for pair in pairs:
+        if pair is None:
+            results.append(None)
+            continue
+        states = tuple(verdict[position] for verdict in verdicts)
+        position += 1
+        results.append(None if any(state is None for state in states) else (pair[0], states))
+    return results
 
 
-def session_state(session_key: str | None, user_id: int) -> tuple[Any, tuple[Hashable, ...]] | None:
-    """The user and the rights the hooks grant this session, or None when the session is refused."""
-    found = session_user(session_key, user_id)
-    if found is None:
-        return None
-    user, session = found
-    states = []
-    for check in session_checks():
-        state = check(user, session)
-        if state is None:
-            return None
-        states.append(state)
-    return user, tuple(states)
+def _rights_of(consumers: list[AuthenticatedConsumer], items: list[tuple[str | None, int]]) -> list[Any]:
+    """Each consumer's rights now (None: refused), in one database visit. Runs in the database thread."""
+    rights: list[Any] = []
+    for consumer, found in zip(consumers, check_sessions(items), strict=True):
+        own = None if found is None else consumer.access_state(found[0])
+        rights.append(None if found is None or own is None else (*found[1], own))
+    return rights
+
+
+class _Watcher:
+    """One timer per event loop (per Daphne process) re-checks every open socket each window.
+
+    One timer rather than one per socket: a check of all of a process's sockets costs a handful
+    of queries, where a check per socket cost five each, a hundred checks a second at 500 sockets.
+    """
+
+    def __init__(self) -> None:
+        self.consumers: set[AuthenticatedConsumer] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, consumer: AuthenticatedConsumer) -> None:
+        self.consumers.add(consumer)
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self.run())
+
+    def discard(self, consumer: AuthenticatedConsumer) -> None:
+        self.consumers.discard(consumer)
+        if not self.consumers and self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+            self.task = None
+
+    async def run(self) -> None:
+        while self.consumers:
+            await asyncio.sleep(recheck_seconds())
+            await self.check_all()
+
+    async def check_all(self) -> None:
+        batch = [consumer for consumer in self.consumers if consumer.open]
+        for start in range(0, len(batch), RECHECK_CHUNK):
+            chunk = [consumer for consumer in batch[start:start + RECHECK_CHUNK] if consumer.open]
+            items = [(consumer.session_key, consumer.user_id or 0) for consumer in chunk]
+            try:
+                rights = await database_sync_to_async(_rights_of)(chunk, items)
+            except Exception:  # noqa: BLE001 - sockets whose rights cannot be checked must not stay open
+                logger.warning("Closing %d sockets whose sessions could not be re-checked.", len(chunk))
+                for consumer in chunk:
+                    await consumer.end(CLOSE_SERVER_ERROR)
+                continue
+            for consumer, now in zip(chunk, rights, strict=True):
+                await consumer.apply(now)
+
+
+_watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watcher] = weakref.WeakKeyDictionary()
+
+
+def _watcher() -> _Watcher:
+    loop = asyncio.get_running_loop()
+    if loop not in _watchers:
+        _watchers[loop] = _Watcher()
+    return _watchers[loop]
 
 
 class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
@@ -114,33 +198,27 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
 
     Subclasses add handlers for their events and may override `access_state()` (run in the
     database thread at connect and at every re-check) and `join()` / `leave()` for their groups.
-    Handlers of events call nothing in the database: they trust the last check, which the timer
-    and the pushed events keep at most `TESSERA_WS_RECHECK_SECONDS` old.
+    Handlers of events call nothing in the database: they trust the last check, which the
+    process's timer and the pushed events keep at most `TESSERA_WS_RECHECK_SECONDS` old.
     """
 
     user_id: int | None = None
     session_key: str | None = None
     rights: tuple[Hashable, ...] | None = None
-    _watcher: asyncio.Task[None] | None = None
 
     def access_state(self, user: Any) -> Hashable | None:
         """Rights this socket needs beyond a valid session (None refuses). Runs in the database thread."""
         return True
 
-    def _check(self, session_key: str | None, user_id: int) -> tuple[Hashable, ...] | None:
-        found = session_state(session_key, user_id)
-        if found is None:
-            return None
-        user, states = found
-        own = self.access_state(user)
-        return None if own is None else (*states, own)
+    async def _rights_now(self, session_key: str | None, user_id: int) -> Any:
+        return (await database_sync_to_async(_rights_of)([self], [(session_key, user_id)]))[0]
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         session = self.scope.get("session")
         rights = None
         if user is not None and user.is_authenticated and session is not None:
-            rights = await database_sync_to_async(self._check)(session.session_key, user.pk)
+            rights = await self._rights_now(session.session_key, user.pk)
         if rights is None:
             # Accept, then close with a code: a refused handshake reaches the browser as a bare
             # 1006, which a client cannot tell from a network failure and would retry for ever.
@@ -152,7 +230,7 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.join()
         await self.accept()
-        self._watcher = asyncio.ensure_future(self._watch())
+        _watcher().add(self)
 
     async def join(self) -> None:
         """Join the subclass's own groups (the user's group is joined already)."""
@@ -164,16 +242,16 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
         await self._leave()
 
     async def _leave(self) -> None:
-        if self._watcher is not None and self._watcher is not asyncio.current_task():
-            self._watcher.cancel()
-        self._watcher = None
         if self.user_id is not None:
-            await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+            _watcher().discard(self)
+            user_id, self.user_id = self.user_id, None
+            await self.channel_layer.group_discard(user_group(user_id), self.channel_name)
             await self.leave()
-            self.user_id = None
 
     async def end(self, code: int) -> None:
         """Leave the groups first, so nothing queued behind this is delivered, then close."""
+        if self.user_id is None:
+            return
         await self._leave()
         await self.close(code=code)
 
@@ -182,11 +260,8 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
         """Whether the socket still stands; handlers deliver only while it does."""
         return self.user_id is not None
 
-    async def recheck(self) -> bool:
-        """Ask the database now; close and return False if the session or the rights changed."""
-        if self.user_id is None:
-            return False
-        rights = await database_sync_to_async(self._check)(self.session_key, self.user_id)
+    async def apply(self, rights: Any) -> bool:
+        """Close if these freshly read rights refuse the session or differ from the socket's."""
         if self.user_id is None:  # closed meanwhile (a session.end overtook the check)
             return False
         if rights is None:
@@ -197,22 +272,11 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
             return False
         return True
 
-    async def _watch(self) -> None:
-        window = recheck_seconds()
-        # The first wait is drawn at random, so sockets opened together do not all ask at once;
-        # every wait stays within the window, which is the promise.
-        delay = random.uniform(window / 2, window)  # noqa: S311 - spreading load, not a secret
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                still_open = await self.recheck()
-            except Exception:  # noqa: BLE001 - a socket whose rights cannot be checked must not stay open
-                logger.warning("Closing a socket whose session could not be re-checked.")
-                await self.end(CLOSE_SERVER_ERROR)
-                return
-            if not still_open:
-                return
-            delay = window
+    async def recheck(self) -> bool:
+        """Ask the database now, for this socket alone; close and return False if anything changed."""
+        if self.user_id is None:
+            return False
+        return await self.apply(await self._rights_now(self.session_key, self.user_id))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         # The base class raises on binary frames and bad JSON, which would end the consumer with a

@@ -12,6 +12,7 @@ consumer's positive answer to it (a close, or a later event arriving first).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -502,7 +503,7 @@ class TestCachedCheck:
     def test_the_number_of_rechecks_follows_time_not_traffic(self, amani: User, settings: Any) -> None:
         window = use_window(settings, 0.25)
         cookie = session_cookie(amani)
-        checks = mock.Mock(wraps=consumers.session_state)
+        checks = mock.Mock(wraps=consumers.check_sessions)
         frames = 0
 
         async def scenario() -> float:
@@ -517,15 +518,44 @@ class TestCachedCheck:
             await communicator.disconnect()
             return elapsed
 
-        with mock.patch("union.consumers.session_state", checks):
+        with mock.patch("union.consumers.check_sessions", checks):
             elapsed = async_to_sync(scenario)()
         timer_checks = checks.call_count - 1  # the first one is the connect
         assert frames > 50
         assert 2 <= timer_checks <= elapsed / window + 1
 
+    def test_one_recheck_covers_every_socket_in_a_fixed_number_of_queries(self, settings: Any) -> None:
+        window = use_window(settings, 0.3)
+        local = make_local()
+        users = [make_member(local, handle=f"worker{n}") for n in range(20)]
+        cookies = [session_cookie(user) for user in users]
+        checks = mock.Mock(wraps=consumers.check_sessions)
+        queries: list[str] = []
 
-def refuse_everyone(user: Any, session: Any) -> None:
+        def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            queries.append(sql)
+            return execute(sql, params, many, context)
+
+        async def scenario() -> None:
+            communicators = [await open_socket(cookie) for cookie in cookies]
+            checks.reset_mock()
+            queries.clear()
+            await asyncio.sleep(window * 2.5)  # two ticks of the timer, perhaps three
+            ticks = checks.call_count
+            assert ticks >= 2
+            assert all(len(call.args[0]) == len(users) for call in checks.call_args_list)
+            # Sessions, users, roles, statuses: four queries a tick for all twenty sockets.
+            assert len(queries) <= 4 * ticks
+            for communicator in communicators:
+                await communicator.disconnect()
+
+        with mock.patch("union.consumers.check_sessions", checks), connection.execute_wrapper(count):
+            run(scenario)
+
+
+def refuse_everyone(pairs: list[tuple[Any, Any]]) -> list[None]:
     """A session hook that refuses every socket (for the test below)."""
+    return [None for _pair in pairs]
 
 
 @transactional
