@@ -24,7 +24,7 @@ from membership.models import (
 )
 from membership.roles import Role
 from union.audit import audit_record
-from union.realtime import broadcast_on_commit, user_group
+from union.realtime import broadcast_on_commit, recheck_sockets_on_commit, user_group
 
 
 def _apply_role_permissions(user: User, local: Local, role: str | None) -> None:
@@ -281,7 +281,7 @@ def _set_status(*, actor: User | None, member: Member, new: str, reason: str) ->
                  change=change.pk)
     if member.user_id is not None:
         # A suspension, resignation or rejection changes what the member's open sockets may do.
-        broadcast_on_commit(user_group(member.user_id), {"type": "access.changed"})
+        recheck_sockets_on_commit(member.user_id)
 
 
 @transaction.atomic
@@ -615,7 +615,7 @@ def member_record_view(*, actor: User, member: Member) -> None:
 def user_password_changed(*, user: User) -> None:
     audit_record(user, "user.password_change", user)
     # Other sessions no longer match the new password's hash: their sockets close on this event.
-    broadcast_on_commit(user_group(user.pk), {"type": "access.changed"})
+    recheck_sockets_on_commit(user.pk)
 
 
 def two_factor_start(*, user: User) -> Any:

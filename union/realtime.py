@@ -28,6 +28,15 @@ def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: broadcast_now(group, event))
 
 
+def recheck_sockets_on_commit(user_id: int) -> None:
+    """Make every open socket of the user re-check its session and rights once the transaction commits.
+
+    For changes that end some sessions but not all (a logout here, a new password) or that change
+    rights (a status): each socket asks the database and closes if it no longer holds.
+    """
+    broadcast_on_commit(user_group(user_id), {"type": "access.changed"})
+
+
 def broadcast_many_now(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """Send each (group, event) at once, all in one event loop.
 

@@ -25,9 +25,13 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection, transaction
 from django.test import Client
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from membership.models import Member, User
@@ -347,6 +351,42 @@ class TestRevocationEvents:
         async def scenario() -> None:
             communicator = await open_socket(cookie)
             await database_sync_to_async(change_password)()
+            assert await close_code(communicator) == CLOSE_SESSION_ENDED
+            await communicator.disconnect()
+
+        run(scenario)
+
+    def test_logging_out_closes_that_sessions_sockets_at_once(self, amani: User) -> None:
+        browser = login_as(Client(), amani)
+        cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+        other = session_cookie(amani)  # the same person on another device stays logged in
+
+        async def scenario() -> None:
+            communicator, elsewhere = await open_socket(cookie), await open_socket(other)
+            response = await database_sync_to_async(browser.post)(reverse("account:logout"))
+            assert response.status_code == 302
+            assert await close_code(communicator) == CLOSE_SESSION_ENDED
+            await database_sync_to_async(committed_notice)(amani.pk)
+            assert await elsewhere.receive_json_from(timeout=2) == notice()
+            await communicator.disconnect()
+            await elsewhere.disconnect()
+
+        run(scenario)
+
+    def test_a_password_reset_closes_the_sessions_sockets_at_once(self, amani: User) -> None:
+        cookie = session_cookie(amani)
+        uid, token = urlsafe_base64_encode(force_bytes(amani.pk)), default_token_generator.make_token(amani)
+
+        def reset() -> None:
+            browser = Client()
+            form_url = browser.get(reverse("account:password_reset_confirm", args=[uid, token]))["Location"]
+            response = browser.post(form_url, {"new_password1": "a fresh long passphrase 42",
+                                               "new_password2": "a fresh long passphrase 42"})
+            assert response.status_code == 302, response.content
+
+        async def scenario() -> None:
+            communicator = await open_socket(cookie)
+            await database_sync_to_async(reset)()
             assert await close_code(communicator) == CLOSE_SESSION_ENDED
             await communicator.disconnect()
 
