@@ -81,7 +81,8 @@ def _bare_application() -> Any:
             await self.send(text_data=json.dumps({"type": "notify", "kind": event.get("kind", ""),
                                                   "text": event.get("text", ""), "url": event.get("url", "")}))
 
-    return ProtocolTypeRouter({"websocket": URLRouter([path("bare/<int:n>/", BareConsumer.as_asgi())])})
+    routes: list[Any] = [path("bare/<int:n>/", BareConsumer.as_asgi())]
+    return ProtocolTypeRouter({"websocket": URLRouter(routes)})
 
 
 # ------------------------------------------------------------------------------------------

@@ -112,11 +112,13 @@ def check_sessions(items: list[tuple[str | None, int]]) -> list[tuple[Any, tuple
     for key, user_id in items:
         session, user = sessions.get(key or ""), users.get(user_id)
         stored_hash = (session.get(HASH_SESSION_KEY) or "") if session is not None else ""
-        valid = (session is not None and user is not None and stored_hash
-                 and str(session.get(SESSION_KEY, "")) == str(user_id)
-                 and any(constant_time_compare(stored_hash, candidate)
-                         for candidate in [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]))
-        pairs.append((user, session) if valid else None)
+        if (session is None or user is None or not stored_hash
+                or str(session.get(SESSION_KEY, "")) != str(user_id)
+                or not any(constant_time_compare(stored_hash, candidate)
+                           for candidate in [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()])):
+            pairs.append(None)
+            continue
+        pairs.append((user, session))
     live = [pair for pair in pairs if pair is not None]
     verdicts = [check(live) for check in session_checks()]
     results: list[tuple[Any, tuple[Hashable, ...]] | None] = []
@@ -219,7 +221,7 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
         rights = None
         if user is not None and user.is_authenticated and session is not None:
             rights = await self._rights_now(session.session_key, user.pk)
-        if rights is None:
+        if rights is None or user is None or session is None:
             # Accept, then close with a code: a refused handshake reaches the browser as a bare
             # 1006, which a client cannot tell from a network failure and would retry for ever.
             await self.accept()
