@@ -35,7 +35,9 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from membership.models import Member, User
+from membership.self_service import member_resign
 from membership.services import (
+    member_reject,
     member_set_status,
     role_grant,
     role_revoke,
@@ -322,19 +324,29 @@ class TestRevocationEvents:
 
         run(scenario)
 
-    def test_a_suspension_closes_the_members_socket_at_once(self) -> None:
+    @pytest.mark.parametrize("change", ["suspend", "resign", "reject"])
+    def test_a_status_change_closes_the_members_socket_at_once(self, change: str) -> None:
         local = make_local()
         member, organizer = make_member(local), make_member(local, "organizer")
+        if change == "reject":
+            Member.objects.filter(user=member).update(status=Member.Status.PENDING)
         cookie = session_cookie(member)
 
-        def suspend() -> None:
+        def apply() -> None:
             target = Member.objects.get(user=member)
-            member_set_status(actor=organizer, member=target, new=Member.Status.SUSPENDED, reason="test")
+            if change == "suspend":
+                member_set_status(actor=organizer, member=target, new=Member.Status.SUSPENDED, reason="test")
+            elif change == "resign":
+                member_resign(actor=member, member=target)
+            else:
+                member_reject(actor=organizer, member=target, reason="not a worker here")
 
         async def scenario() -> None:
             communicator = await open_socket(cookie)
-            await database_sync_to_async(suspend)()
-            assert await close_code(communicator) == CLOSE_ACCESS_CHANGED
+            await database_sync_to_async(apply)()
+            while (output := await communicator.receive_output(timeout=2))["type"] == "websocket.send":
+                pass  # the rejection notice may come first
+            assert output == {"type": "websocket.close", "code": CLOSE_ACCESS_CHANGED}
             await communicator.disconnect()
 
         run(scenario)
