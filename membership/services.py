@@ -279,9 +279,6 @@ def _set_status(*, actor: User | None, member: Member, new: str, reason: str) ->
         broadcast_on_commit(user_group(member.user_id), {"type": "roles.changed"})
     audit_record(actor, "member.status", member, local_id=member.local_id, **{"from": current, "to": new},
                  change=change.pk)
-    if member.user_id is not None:
-        # A suspension, resignation or rejection changes what the member's open sockets may do.
-        recheck_sockets_on_commit(member.user_id)
 
 
 @transaction.atomic

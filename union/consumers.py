@@ -301,7 +301,11 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
         await self.end(CLOSE_SESSION_ENDED)
 
     async def access_changed(self, event: dict[str, Any]) -> None:
-        """A status, password or device changed: re-check now rather than at the next tick."""
+        """A logout, password or device changed: re-check now rather than at the next tick."""
+        await self.recheck()
+
+    async def roles_changed(self, event: dict[str, Any]) -> None:
+        """A role or a member status changed: re-check now (a subclass may tell the page first)."""
         await self.recheck()
 
 
@@ -322,4 +326,4 @@ class NotificationConsumer(AuthenticatedConsumer):
     async def roles_changed(self, event: dict[str, Any]) -> None:
         if self.open:
             await self.send_json({"type": "roles.changed"})
-            await self.recheck()
+            await super().roles_changed(event)

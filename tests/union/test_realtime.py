@@ -32,8 +32,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from membership.devices import Authenticator
 from membership.models import Member, User
 from membership.self_service import member_resign
 from membership.services import (
@@ -511,7 +511,7 @@ class TestLostEvents:
 
         async def scenario() -> None:
             communicator = await open_socket(cookie)
-            await database_sync_to_async(lambda: TOTPDevice.objects.filter(user=steward).delete())()
+            await database_sync_to_async(lambda: Authenticator.objects.filter(user=steward).delete())()
             code, _took = await closed_within(communicator, WINDOW + SLACK)
             assert code == CLOSE_SESSION_ENDED
             await communicator.disconnect()
