@@ -35,7 +35,7 @@ from grievances.models import (
 from grievances.permissions import can_be_assigned
 from membership.models import BargainingUnit, Local, Member, User
 from union.audit import audit_record
-from union.realtime import notify_user
+from union.realtime import notify_users
 
 ERR_NOT_DRAFT = _("Only a draft can be submitted.")
 ERR_NOT_OPEN = _("This case is not open.")
@@ -67,13 +67,14 @@ def _tell(users: list[User], text: Any, grievance: Grievance) -> None:
     that names nothing at all, only a link to log in (union.emails.account_news)."""
     from union import emails
 
+    texts = {}
     for user in users:
         if user is None or not user.is_active:
             continue
         with translation.override(user.language or "en"):
-            notify_user(user.pk, kind="grievance.update", text=str(text) % {"number": grievance.number or ""},
-                        url=f"/grievances/{grievance.code}/")
+            texts[user.pk] = str(text) % {"number": grievance.number or ""}
         transaction.on_commit(lambda u=user: emails.account_news(u))
+    notify_users(texts, kind="grievance.update", text=texts, url=f"/grievances/{grievance.code}/")
 
 
 def _grievant_users(grievance: Grievance) -> list[User]:

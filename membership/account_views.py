@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -29,6 +30,7 @@ from membership.forms import EmailPasswordResetForm, LoginForm, TokenForm
 from membership.models import User
 from membership.selectors import backup_codes_left, has_authenticator, needs_two_factor, pending_authenticator
 from membership.services import two_factor_confirm, two_factor_start, user_end_sessions, user_password_changed
+from union.realtime import recheck_sockets_on_commit
 
 PENDING_KEY = "tessera_pending_login"
 PENDING_SECONDS = 300
@@ -77,7 +79,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    user_id = request.user.pk if request.user.is_authenticated else None
     logout(request)
+    if user_id is not None:
+        # After the session row is gone: this session's sockets close now, not at the next tick.
+        recheck_sockets_on_commit(user_id)
     messages.info(request, _("You have logged out."))
     return redirect("account:login")
 
@@ -117,7 +123,15 @@ password_reset = never_cache(auth_views.PasswordResetView.as_view(
     success_url=reverse_lazy("account:password_reset_done"),
 ))
 password_reset_sent = auth_views.PasswordResetDoneView.as_view(template_name="account/password_reset_sent.html")
-password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        # Audited like a change, and every open socket of the old sessions closes at once.
+        user_password_changed(user=form.user)
+        return response
+
+
+password_reset_confirm = PasswordResetConfirm.as_view(
     template_name="account/password_reset_confirm.html",
     success_url=reverse_lazy("account:password_reset_complete"),
 )

@@ -14,7 +14,7 @@ from django.http import Http404
 
 from membership.models import Local, Member, UnionCard
 from membership.roles import can_grant, status_allows
-from membership.selectors import role_in_local
+from membership.selectors import locals_where, role_in_local
 
 
 def access_local(user: Any, code: Any, *, codename: str = "view_local", for_write: bool = False) -> Local:
@@ -181,3 +181,10 @@ def access_inviting_member(user: Any, union: Any) -> Member:
     if member is None or member.status != Member.Status.ACTIVE:
         raise Http404
     return member
+
+
+def can_view_audit(user: Any) -> bool:
+    """Platform staff, and local admins (view_audit on a local), read the audit log."""
+    return bool(getattr(user, "is_authenticated", False)) and (
+        user.is_staff or locals_where(user, "view_audit").exists()
+    )

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from membership.models import Local, Member, RoleGrant, User
 from membership.roles import OFFICER_ROLES, statuses_allowing
+from union.models import AuditEvent
 
 
 def role_in_local(user: Any, local: Local) -> str | None:
@@ -85,3 +86,15 @@ def backup_codes_left(user: Any) -> int:
     from membership.devices import BackupCode
 
     return BackupCode.objects.filter(device__user=user, device__confirmed=True).count()
+
+
+def audit_events_visible_to(user: Any) -> QuerySet[AuditEvent]:
+    """Platform staff see every event; local admins the events of their locals; others nothing."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return AuditEvent.objects.none()
+    if user.is_staff:
+        return AuditEvent.objects.all()
+    local_ids = list(locals_where(user, "view_audit").values_list("pk", flat=True))
+    if not local_ids:
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.filter(local_id__in=local_ids)

@@ -24,7 +24,7 @@ from membership.models import (
 )
 from membership.roles import Role
 from union.audit import audit_record
-from union.realtime import broadcast_on_commit, user_group
+from union.realtime import broadcast_on_commit, recheck_sockets_on_commit, user_group
 
 
 def _apply_role_permissions(user: User, local: Local, role: str | None) -> None:
@@ -403,7 +403,7 @@ def roll_export_record(*, actor: User, local: Local, rows: int, alert_rows: int)
     from django.utils.translation import ngettext
     from guardian.shortcuts import get_users_with_perms
 
-    from union.realtime import notify_user
+    from union.realtime import notify_users
 
     large = rows > alert_rows
     audit_record(actor, "roll.export", local, local_id=local.pk, rows=rows, large=large)
@@ -413,12 +413,13 @@ def roll_export_record(*, actor: User, local: Local, rows: int, alert_rows: int)
         u for u in get_users_with_perms(local, only_with_perms_in=["manage_roles", "view_audit"], with_group_users=False)
         if u.is_active
     ]
+    texts = {}
     for admin in admins:
         with translation.override(admin.language or "en"):
-            text = ngettext("%(who)s exported %(rows)s row of the roll. Check the audit log.",
-                            "%(who)s exported %(rows)s rows of the roll. Check the audit log.", rows) % {
+            texts[admin.pk] = ngettext("%(who)s exported %(rows)s row of the roll. Check the audit log.",
+                                       "%(who)s exported %(rows)s rows of the roll. Check the audit log.", rows) % {
                 "who": actor.get_username(), "rows": rows}
-        notify_user(admin.pk, kind="roll.export", text=text, url=reverse("audit_log"))
+    notify_users(texts, kind="roll.export", text=texts, url=reverse("audit_log"))
     audit_record(actor, "roll.export_alert", local, local_id=local.pk, rows=rows, alerted=len(admins))
     return True
 
@@ -610,6 +611,8 @@ def member_record_view(*, actor: User, member: Member) -> None:
 
 def user_password_changed(*, user: User) -> None:
     audit_record(user, "user.password_change", user)
+    # Other sessions no longer match the new password's hash: their sockets close on this event.
+    recheck_sockets_on_commit(user.pk)
 
 
 def two_factor_start(*, user: User) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -26,12 +28,58 @@ def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: broadcast_now(group, event))
 
 
+def recheck_sockets_on_commit(user_id: int) -> None:
+    """Make every open socket of the user re-check its session and rights once the transaction commits.
+
+    For changes that end some sessions but not all (a logout here, a new password) or that change
+    rights (a status): each socket asks the database and closes if it no longer holds.
+    """
+    broadcast_on_commit(user_group(user_id), {"type": "access.changed"})
+
+
+def broadcast_many_now(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send each (group, event) at once, all in one event loop.
+
+    One `async_to_sync` per message would start and tear down an event loop (and a thread hop) for
+    each; here one loop runs every `group_send` concurrently. Every send is attempted; the first
+    error, if any, is raised afterwards.
+    """
+    layer = get_channel_layer()
+    if layer is None or not messages:
+        return
+
+    async def send_all() -> list[BaseException | None]:
+        return await asyncio.gather(*(layer.group_send(group, event) for group, event in messages),
+                                    return_exceptions=True)
+
+    for outcome in async_to_sync(send_all)():
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+def broadcast_many_on_commit(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """`broadcast_many_now` once the current transaction commits; never if it rolls back."""
+    messages = list(messages)
+    transaction.on_commit(lambda: broadcast_many_now(messages))
+
+
 # A notification's kind names what it is about, so the page can style or group it.
 NOTIFY_KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 NOTIFY_TEXT_MAX = 300
 ERROR_NOTIFY_KIND = "A notification kind is a short lowercase token such as 'grievance.reply'."
 ERROR_NOTIFY_TEXT = f"A notification text has 1 to {NOTIFY_TEXT_MAX} characters."
 ERROR_NOTIFY_URL = "A notification links to a path on this site ('/...'), or to nothing."
+
+
+def _notice(kind: str, text: Any, url: str) -> dict[str, Any]:
+    text = str(text)  # a lazy translation is resolved now, in the caller's language
+    if not NOTIFY_KIND_PATTERN.match(kind):
+        raise ValueError(ERROR_NOTIFY_KIND)
+    if not text.strip() or len(text) > NOTIFY_TEXT_MAX:
+        raise ValueError(ERROR_NOTIFY_TEXT)
+    if url and (not url.startswith("/") or url.startswith("//") or "\\" in url):
+        raise ValueError(ERROR_NOTIFY_URL)
+    return {"type": "notify.message", "kind": kind, "text": text, "url": url}
 
 
 def notify_user(user_id: int, *, kind: str, text: str, url: str = "") -> None:
@@ -44,12 +92,18 @@ def notify_user(user_id: int, *, kind: str, text: str, url: str = "") -> None:
     behind its own access check. Translate the text into the recipient's language
     (`translation.override(user.language)`) before calling.
     """
-    text = str(text)  # a lazy translation is resolved now, in the caller's language
-    if not NOTIFY_KIND_PATTERN.match(kind):
-        raise ValueError(ERROR_NOTIFY_KIND)
-    if not text.strip() or len(text) > NOTIFY_TEXT_MAX:
-        raise ValueError(ERROR_NOTIFY_TEXT)
-    if url and (not url.startswith("/") or url.startswith("//") or "\\" in url):
-        raise ValueError(ERROR_NOTIFY_URL)
-    event = {"type": "notify.message", "kind": kind, "text": text, "url": url}
-    broadcast_on_commit(user_group(user_id), event)
+    broadcast_on_commit(user_group(user_id), _notice(kind, text, url))
+
+
+def notify_users(user_ids: Iterable[int], *, kind: str, text: str | Mapping[int, str], url: str = "") -> None:
+    """`notify_user` for many users, sent together in one event loop once the transaction commits.
+
+    `text` is one text for everyone, or a mapping from each user id to that user's text (each in
+    its reader's language). The rules on what a text may say are `notify_user`'s. Every notice is
+    checked before anything is queued, so a bad one sends none.
+    """
+    messages = []
+    for user_id in dict.fromkeys(user_ids):  # once per user, in the given order
+        own = text[user_id] if isinstance(text, Mapping) else text
+        messages.append((user_group(user_id), _notice(kind, own, url)))
+    broadcast_many_on_commit(messages)

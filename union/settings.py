@@ -155,10 +155,14 @@ TEMPLATES = [
 # Databases: SQLite by default, DATABASE_URL (PostgreSQL in production) when set.
 import dj_database_url  # noqa: E402
 
+# Production keeps connections open (60 s) with a health check before reuse, so that the sockets'
+# database thread does not open a PostgreSQL connection per query (it opened 501 for 500
+# deliveries). Development closes them, as Django's default does.
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("TESSERA_DB_CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("TESSERA_DB_CONN_MAX_AGE", "60" if PRODUCTION else "0")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -177,6 +181,11 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Sockets (union/consumers.py): revocations are pushed as events; this bounds how long a socket may
+# go on when such an event is lost. The hooks add the feature apps' rules to every socket's check
+# without the core importing them.
+TESSERA_WS_RECHECK_SECONDS = float(os.environ.get("TESSERA_WS_RECHECK_SECONDS", "5"))
+TESSERA_SESSION_CHECKS = ["membership.realtime.socket_rights"]
 
 # Accounts.
 AUTH_USER_MODEL = "membership.User"

@@ -1,6 +1,9 @@
+"""The project's URLs: with asgi.py and routing.py, the only place in union/ that names the feature apps."""
+
 from django.urls import include, path
 
 from membership.account_views import set_language
+from membership.views.audit import audit_log
 from membership.views.home import home
 from union import views
 
@@ -9,7 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("account/", include("membership.account_urls")),
-    path("audit/", views.audit_log, name="audit_log"),
+    path("audit/", audit_log, name="audit_log"),
     path("grievances/", include("grievances.urls")),
     path("", include("membership.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Health check, audit log and error pages."""
+"""Health check and error pages (the core names no feature app; the audit page is membership's)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,11 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-
-from membership.models import User
-from union.permissions import audit_events_visible_to, can_view_audit
 
 
 async def _read_until_cancelled(layer: Any, channel: str, received: asyncio.Future[dict[str, Any]]) -> None:
@@ -72,21 +67,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         state["channel_layer"] = "error"
     healthy = all(value == "ok" for value in state.values())
     return JsonResponse({"status": "ok" if healthy else "error", **state}, status=200 if healthy else 503)
-
-
-@never_cache
-@login_required
-@require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
-    if not can_view_audit(request.user):
-        raise Http404
-    events = audit_events_visible_to(request.user).order_by("-seq")
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    handles = dict(User.objects.filter(pk__in={e.actor_id for e in page.object_list if e.actor_id})
-                   .values_list("pk", "handle"))
-    for event in page.object_list:
-        event.actor_handle = handles.get(event.actor_id, event.actor_label)
-    return render(request, "union/audit_log.html", {"page": page})
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -3,6 +3,7 @@
 // them. No dependencies, no inline code (the CSP forbids it); text is only ever set as textContent.
 
 const CLOSE_SESSION_ENDED = 4001; // the server ended this session: log in again
+const CLOSE_ACCESS_CHANGED = 4003; // roles or status changed: reconnect at once under the new rights
 const CLOSE_UNAUTHORIZED = 4401; // no valid session at connect: retrying cannot help
 const CLOSE_NO_PONG = 4000; // our own close when a ping went unanswered
 const PING_INTERVAL_MS = 30000; // below the usual 60 s idle timeout of reverse proxies
@@ -128,6 +129,9 @@ function connect() {
         show(region.dataset.sessionEnded || "Your session has ended. Log in again to continue.");
       }
       return;
+    }
+    if (event.code === CLOSE_ACCESS_CHANGED) {
+      attempt = 0;
     }
     scheduleReconnect();
   });

@@ -182,13 +182,13 @@ class TestExport:
         from union import realtime
 
         sent: list[tuple[str, dict]] = []
-        original = realtime.broadcast_now
-        realtime.broadcast_now = lambda group, event: sent.append((group, event))  # type: ignore[assignment]
+        original = realtime.broadcast_many_now  # the alerts go out together (notify_users)
+        realtime.broadcast_many_now = sent.extend  # type: ignore[assignment]
         try:
             with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
                 self.read(login_as(Client(), personas.organizer).get(self.url(personas)))
         finally:
-            realtime.broadcast_now = original  # type: ignore[assignment]
+            realtime.broadcast_many_now = original  # type: ignore[assignment]
         notices = [(g, e) for g, e in sent if e.get("kind") == "roll.export"]
         assert [g for g, _e in notices] == [f"user.{personas.local_admin.pk}"]
         assert "5 rows" in notices[0][1]["text"] and personas.organizer.handle in notices[0][1]["text"]

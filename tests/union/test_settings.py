@@ -162,3 +162,14 @@ def test_the_env_example_documents_every_variable_settings_reads() -> None:
     documented = set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert read - documented == set()
     assert documented - read == set(), "the example documents variables settings.py does not read"
+
+
+def test_production_keeps_database_connections_and_checks_them_before_reuse() -> None:
+    # Daphne's socket thread would otherwise open a PostgreSQL connection per database call.
+    probe = ("from django.conf import settings as s; d = s.DATABASES['default']; "
+             "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], s.TESSERA_WS_RECHECK_SECONDS)")
+    result = _manage(_production_env(), "shell", "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["60", "True", "5.0"]
+    result = _manage(_production_env(TESSERA_DB_CONN_MAX_AGE="0", TESSERA_WS_RECHECK_SECONDS="2"), "shell", "-c", probe)
+    assert result.stdout.splitlines()[-1].split() == ["0", "True", "2.0"]
