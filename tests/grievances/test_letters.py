@@ -12,13 +12,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from grievances import files
 from grievances.models import Grievance, Letter
 from grievances.services import letter_issue
 from membership.models import Member
 from tests.base import Personas, login_as
 from tests.grievances.factories import make_case
 from tests.services import need
+from union.documents import document_read
 from union.models import AuditEvent
 
 NARRATIVE = "CANARY-NARRATIVE the team lead shouted at me"
@@ -39,6 +39,10 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
                           text=True).stdout
 
 
+def stored(letter: Letter) -> bytes:
+    return document_read(document=letter.document, actor_id=None)
+
+
 def named_case(p: Personas, **fields: Any) -> Grievance:
     member = Member.objects.get(user=p.member)
     member.legal_name = "Wanjiru Kamau"
@@ -57,7 +61,7 @@ class TestContent:
         response = issue(login_as(Client(), personas.steward), case)
         assert response.status_code == 302
         letter = Letter.objects.get()
-        text = pdf_text(files.load("letters", letter.storage_name), tmp_path)
+        text = pdf_text(stored(letter), tmp_path)
         assert case.number in text and "Article 12.3" in text
         assert "night shift was not paid" in text and "payslip shows 0 hours" in text
         assert "Pay what is owed" in text
@@ -68,14 +72,14 @@ class TestContent:
     def test_the_letter_names_the_grievant_who_consented(self, personas: Personas, tmp_path: Path) -> None:
         case = named_case(personas, letter_may_name=True)
         issue(login_as(Client(), personas.steward), case)
-        text = pdf_text(files.load("letters", Letter.objects.get().storage_name), tmp_path)
+        text = pdf_text(stored(Letter.objects.get()), tmp_path)
         assert "Wanjiru Kamau" in text
 
     def test_consent_does_not_override_a_case_hidden_from_the_letter(self, personas: Personas,
                                                                      tmp_path: Path) -> None:
         case = named_case(personas, letter_may_name=True, confidentiality=Grievance.Confidentiality.NO_LETTER)
         issue(login_as(Client(), personas.steward), case)
-        text = pdf_text(files.load("letters", Letter.objects.get().storage_name), tmp_path)
+        text = pdf_text(stored(Letter.objects.get()), tmp_path)
         assert "Wanjiru" not in text
 
 
@@ -104,13 +108,13 @@ class TestIssue:
         client = login_as(Client(), personas.steward)
         issue(client, case, "First version of the facts.")
         first = Letter.objects.get()
-        first_bytes = files.load("letters", first.storage_name)
+        first_bytes = stored(first)
         issue(client, case, "Second version of the facts.")
         letters = list(Letter.objects.order_by("version"))
         assert [letter.version for letter in letters] == [1, 2]
         for letter in letters:
-            assert hashlib.sha256(files.load("letters", letter.storage_name)).hexdigest() == letter.sha256
-        assert files.load("letters", first.storage_name) == first_bytes
+            assert hashlib.sha256(stored(letter)).hexdigest() == letter.sha256
+        assert stored(first) == first_bytes
         assert Letter.objects.get(pk=first.pk).sha256 == first.sha256
         assert letters[0].sha256 != letters[1].sha256
         page = client.get(reverse("grievances:work_letters", kwargs={"code": case.code})).content.decode().replace(
@@ -132,7 +136,7 @@ class TestIssue:
         case = named_case(personas)
         response = issue(login_as(Client(), personas.steward), case, "   ")
         assert response.status_code == 400
-        assert not Letter.objects.exists() and not (media / "letters").exists()
+        assert not Letter.objects.exists() and not (media / "documents").exists()
 
     @pytest.mark.parametrize(("persona", "status"), [("organizer", 403), ("member", 404), ("outsider", 404)])
     def test_only_those_who_work_the_case_issue(self, personas: Personas, persona: str, status: int) -> None:
