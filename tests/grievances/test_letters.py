@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from grievances.models import Grievance, Letter
+from grievances.models import Grievance, Letter, LetterRequest
 from grievances.services import letter_issue
 from membership.models import Member
 from tests.base import Personas, login_as
@@ -154,3 +157,104 @@ class TestIssue:
         response = login_as(Client(), personas.get(persona)).get(
             reverse("grievances:work_letter_download", kwargs={"code": letter.code}))
         assert response.status_code == 404
+
+
+class TestDocumentLayer:
+    def test_the_letter_is_a_version_of_the_cases_document_with_custody(self, personas: Personas,
+                                                                       media: Path) -> None:
+        case = named_case(personas)
+        issue(login_as(Client(), personas.steward), case)
+        letter = Letter.objects.select_related("document").get()
+        document = letter.document
+        assert (document.kind, document.owner_code, document.version) == ("grievances.letter", str(case.code), 1)
+        assert list(document.custody.values_list("action", "actor_id")) == [("stored", personas.steward.pk)]
+        raw = (media / "documents" / f"{document.storage_name}.bin").read_bytes()
+        assert b"%PDF" not in raw and b"night shift" not in raw and case.number.encode() not in raw
+        response = login_as(Client(), personas.local_admin).get(
+            reverse("grievances:work_letter_download", kwargs={"code": letter.code}))
+        assert hashlib.sha256(response.content).hexdigest() == document.sha256
+        assert document.custody.filter(action="downloaded", actor_id=personas.local_admin.pk).count() == 1
+
+    def test_an_outsider_download_writes_no_custody(self, personas: Personas) -> None:
+        letter = letter_issue(actor=personas.steward, grievance=named_case(personas), facts=FACTS)
+        response = login_as(Client(), personas.outsider).get(
+            reverse("grievances:work_letter_download", kwargs={"code": letter.code}))
+        assert response.status_code == 404
+        assert not letter.document.custody.filter(action="downloaded").exists()
+
+    def test_a_letter_of_another_case_is_a_separate_series(self, personas: Personas) -> None:
+        first = letter_issue(actor=personas.steward, grievance=named_case(personas), facts=FACTS)
+        second = letter_issue(actor=personas.steward, grievance=make_case(personas), facts=FACTS)
+        assert first.version == second.version == 1
+        assert first.document.owner_code != second.document.owner_code
+
+
+class TestSignature:
+    def test_it_is_signed_with_the_stewards_pseudonym_never_the_handle(self, personas: Personas,
+                                                                       tmp_path: Path) -> None:
+        Member.objects.filter(user=personas.steward).update(pseudonym="Comrade Otieno", legal_name="Hidden Legal")
+        letter = letter_issue(actor=personas.steward, grievance=named_case(personas), facts=FACTS)
+        text = " ".join(pdf_text(stored(letter), tmp_path).split())
+        assert "Comrade Otieno, for the union" in text
+        assert personas.steward.handle not in text and "Hidden Legal" not in text
+
+    def test_without_a_steward_the_issuer_signs(self, personas: Personas, tmp_path: Path) -> None:
+        Member.objects.filter(user=personas.local_admin).update(pseudonym="Admin Pseudonym")
+        case = named_case(personas)
+        Grievance.objects.filter(pk=case.pk).update(steward=None)
+        case.refresh_from_db()
+        letter = letter_issue(actor=personas.local_admin, grievance=case, facts=FACTS)
+        text = " ".join(pdf_text(stored(letter), tmp_path).split())
+        assert "Admin Pseudonym, for the union" in text and personas.local_admin.handle not in text
+
+    def test_an_erased_steward_signs_as_the_union_alone(self, personas: Personas, tmp_path: Path) -> None:
+        Member.objects.filter(user=personas.steward).update(pseudonym="Gone Person", erased_at=timezone.now())
+        letter = letter_issue(actor=personas.steward, grievance=named_case(personas), facts=FACTS)
+        text = " ".join(pdf_text(stored(letter), tmp_path).split())
+        assert "Gone Person" not in text and personas.steward.handle not in text and "for the union" in text
+
+
+class TestBackgroundTask:
+    def test_the_request_keeps_the_facts_encrypted_and_forgets_them_once_issued(self, personas: Personas) -> None:
+        case = named_case(personas)
+        response = issue(login_as(Client(), personas.steward), case, "CANARY-FACTS the lead shouted")
+        assert response.status_code == 302
+        request = LetterRequest.objects.get()
+        assert request.status == LetterRequest.Status.DONE and request.letter == Letter.objects.get()
+        assert request.facts is None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT facts FROM grievances_letterrequest")
+            assert cursor.fetchone()[0] is None
+
+    def test_a_failed_rendering_is_said_and_issues_nothing(self, personas: Personas, settings: Any,
+                                                           tmp_path: Path) -> None:
+        case = named_case(personas)
+        blocker = tmp_path / "blocker"
+        blocker.write_bytes(b"")
+        settings.MEDIA_ROOT = blocker  # the document cannot be written: the task fails
+        response = issue(login_as(Client(), personas.steward), case)
+        assert response.status_code == 302
+        request = LetterRequest.objects.get()
+        assert request.status == LetterRequest.Status.FAILED and not Letter.objects.exists()
+        page = login_as(Client(), personas.steward).get(response["Location"]).content.decode()
+        assert "could not be prepared" in page.lower()
+
+    def test_with_the_database_backend_the_queue_holds_ids_only_and_the_worker_issues(
+            self, personas: Personas, settings: Any) -> None:
+        settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+        case = named_case(personas)
+        response = issue(login_as(Client(), personas.steward), case, "CANARY-FACTS the lead shouted")
+        assert response.status_code == 302
+        request = LetterRequest.objects.get()
+        assert request.status == LetterRequest.Status.QUEUED and not Letter.objects.exists()
+        page = login_as(Client(), personas.steward).get(response["Location"]).content.decode()
+        assert "being prepared" in page.lower()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT args_kwargs FROM django_tasks_database_dbtaskresult")
+            rows = cursor.fetchall()
+        assert len(rows) == 1 and "CANARY" not in str(rows[0]) and str(request.pk) in str(rows[0])
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+        request.refresh_from_db()
+        assert request.status == LetterRequest.Status.DONE and Letter.objects.get().version == 1
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+        assert Letter.objects.count() == 1
