@@ -54,8 +54,8 @@ CANARY = "CANARY-ROTATION"
 def every_kind(p: Personas) -> dict[str, Any]:
     """One of every encrypted kind: fields of each model, evidence on disk, letters, cards, documents."""
     from grievances.services import adverse_action_add, event_add, evidence_upload, letter_issue
-    from membership.cardtext import ensure_default_card_texts
     from membership.cards import card_document
+    from membership.cardtext import ensure_default_card_texts
     from membership.services import card_sign, current_card_text
     from tests.grievances.factories import make_case
 
