@@ -239,6 +239,9 @@ class TestBackgroundTask:
         page = login_as(Client(), personas.steward).get(response["Location"]).content.decode()
         assert "could not be prepared" in page.lower()
 
+    # Transactional: the worker closes and reopens its database connection between tasks, as in
+    # production, which would end the test's wrapping transaction on PostgreSQL.
+    @pytest.mark.django_db(transaction=True)
     def test_with_the_database_backend_the_queue_holds_ids_only_and_the_worker_issues(
             self, personas: Personas, settings: Any) -> None:
         settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
