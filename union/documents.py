@@ -25,6 +25,8 @@ from union.models import Document, DocumentCustody
 from union.pdf import html_to_pdf
 
 KIND_MAX = 60
+# Concurrent stores for one owner are rare (two officers at the same second); each lost race retries.
+ATTEMPTS = 10
 ERR_KIND = "A document kind looks like 'app.name' (lowercase letters, digits, dots, underscores)."
 ERR_EMPTY = "A document cannot be empty."
 
@@ -45,13 +47,13 @@ def document_store(*, kind: str, owner_code: Any, content: bytes, actor_id: int 
 
     Atomic: if the row cannot be written the file is removed, and if the file cannot be written
     no row remains. Two concurrent stores for one owner cannot take the same version: the unique
-    constraint refuses the second, which then retries with the next number.
+    constraint refuses the second, which then tries again with the next number.
     """
     _check_kind(kind)
     if not content:
         raise ValueError(ERR_EMPTY)
     sha256 = hashlib.sha256(content).hexdigest()
-    for attempt in range(3):
+    for attempt in range(ATTEMPTS):
         document = None
         try:
             with transaction.atomic():
@@ -66,7 +68,7 @@ def document_store(*, kind: str, owner_code: Any, content: bytes, actor_id: int 
             return document
         except IntegrityError:
             _discard(document)
-            if attempt == 2:
+            if attempt == ATTEMPTS - 1:
                 raise
         except BaseException:
             _discard(document)

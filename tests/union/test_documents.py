@@ -123,3 +123,35 @@ def test_it_renders_through_the_pdf_engine() -> None:
     pdf = document_read(document=document, actor_id=5)
     assert pdf.startswith(b"%PDF-") and document.content_type == "application/pdf"
     assert b"%PDF" not in file_of(document).read_bytes()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_stores_for_one_owner_take_consecutive_versions() -> None:
+    import threading
+
+    from django.db import connection, connections
+
+    from tests.services import need
+
+    need(connection.vendor == "postgresql", "needs PostgreSQL (DATABASE_URL): SQLite serializes writers")
+    barrier, errors = threading.Barrier(4), []
+
+    def store(i: int) -> None:
+        try:
+            barrier.wait()
+            document_store(kind="test.race", owner_code=OWNER, content=f"copy {i}".encode(), actor_id=i)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=store, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(Document.objects.of("test.race", OWNER).values_list("version", flat=True)) == [1, 2, 3, 4]
+    for document in Document.objects.of("test.race", OWNER):
+        assert document_read(document=document, actor_id=None).startswith(b"copy ")
