@@ -48,3 +48,8 @@ def card_pdf(*, actor: User, card: UnionCard) -> bytes:
     """The card's PDF for a download by `actor` (the caller checked access), in the document's custody."""
     document = card_document(card=card, actor_id=actor.pk)
     return documents.document_read(document=document, actor_id=actor.pk)
+
+
+def card_documents_destroy(*, card: UnionCard) -> int:
+    """Every stored PDF of the card, gone with its custody: part of erasing the member (self_service)."""
+    return documents.documents_destroy(kind=CARD_KIND, owner_code=card.code)

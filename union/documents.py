@@ -100,6 +100,21 @@ def document_read(*, document: Document, actor_id: int | None,
     return content
 
 
+def documents_destroy(*, kind: str, owner_code: Any) -> int:
+    """Delete every version of (kind, owner): rows, custody and files; return how many versions.
+
+    The one exception to "never changed": an erasure (a member's right to have their personal data
+    gone) outranks keeping the record, and a signed card's PDF carries the name they typed. The
+    files are removed only after the transaction commits, so a rolled-back erasure loses nothing.
+    """
+    doomed = list(Document.objects.of(kind, owner_code))
+    DocumentCustody.objects.filter(document__in=doomed).delete()
+    Document.objects.filter(pk__in=[d.pk for d in doomed]).delete()
+    for document in doomed:
+        transaction.on_commit(lambda d=document: _field().remove(d))  # type: ignore[misc]
+    return len(doomed)
+
+
 def latest(kind: str, owner_code: Any) -> Document | None:
     return Document.objects.of(kind, owner_code).order_by("-version").first()
 

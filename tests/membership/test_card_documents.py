@@ -75,3 +75,19 @@ def test_a_revoked_card_is_stored_again_as_a_new_version(personas: Personas, car
 def test_nobody_else_gets_the_card_and_nothing_is_stored(personas: Personas, card: UnionCard, who: str) -> None:
     assert download(personas, card, who).status_code == 404
     assert not Document.objects.filter(kind=CARD_KIND).exists()
+
+
+def test_erasing_the_member_destroys_the_stored_card_pdfs(personas: Personas, card: UnionCard,
+                                                          django_capture_on_commit_callbacks: Any) -> None:
+    from membership.self_service import member_erase
+
+    download(personas, card)
+    card_revoke(actor=personas.member, card=card)
+    download(personas, card)
+    stored = [Path(settings.MEDIA_ROOT) / "documents" / f"{d.storage_name}.bin"
+              for d in Document.objects.filter(kind=CARD_KIND)]
+    assert len(stored) == 2 and all(path.exists() for path in stored)
+    with django_capture_on_commit_callbacks(execute=True):
+        member_erase(actor=personas.member, member=Member.objects.get(user=personas.member))
+    assert not Document.objects.filter(kind=CARD_KIND).exists()
+    assert not any(path.exists() for path in stored)
