@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from grievances.models import Grievance, Letter, LetterRequest
-from grievances.services import letter_issue
+from grievances.services import letter_issue, letter_request
 from membership.models import Member
 from tests.base import Personas, login_as
 from tests.grievances.factories import make_case
@@ -261,3 +261,19 @@ class TestBackgroundTask:
         assert request.status == LetterRequest.Status.DONE and Letter.objects.get().version == 1
         call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
         assert Letter.objects.count() == 1
+
+    def test_the_steward_is_told_when_the_letter_is_ready_with_no_detail(
+            self, personas: Personas, django_capture_on_commit_callbacks: Any) -> None:
+        from tests.grievances.test_reminders import Inbox
+
+        case = named_case(personas)
+        inbox = Inbox(personas.steward)
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                letter_request(actor=personas.steward, grievance=case, facts="CANARY-FACTS unpaid nights")
+            notices = [n for n in inbox.read() if n.get("kind") == "grievance.letter"]
+        finally:
+            inbox.close()
+        assert len(notices) == 1
+        assert notices[0]["text"] == f"The letter for case {case.number} is ready."
+        assert notices[0]["url"] == reverse("grievances:work_letters", kwargs={"code": case.code})
