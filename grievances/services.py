@@ -32,7 +32,7 @@ from grievances.models import (
     LetterRequest,
     Step,
 )
-from grievances.permissions import can_be_assigned
+from grievances.permissions import can_be_assigned, can_work
 from membership.models import BargainingUnit, Local, Member, User
 from union import documents
 from union.audit import audit_record
@@ -384,9 +384,17 @@ def letter_request_run(*, request_id: int) -> LetterRequest | None:
                    .filter(pk=request_id, status=LetterRequest.Status.QUEUED).first())
         if request is None:
             return None
+        requester = request.requested_by
+        # Checked again here, not only when asked: the queue may run the task later, and a steward
+        # who lost the case (or their role, or their account) in between must not issue a letter.
+        if requester is None or not requester.is_active or not can_work(requester, request.grievance):
+            request.status, request.facts = LetterRequest.Status.FAILED, None
+            request.save(update_fields=["status", "facts"])
+            audit_record(None, "grievance.letter_refused", request.grievance, local_id=request.grievance.local_id)
+            return request
         try:
             with transaction.atomic():
-                letter = letter_issue(actor=request.requested_by, grievance=request.grievance, facts=request.facts or "")
+                letter = letter_issue(actor=requester, grievance=request.grievance, facts=request.facts or "")
         except Exception as exc:  # noqa: BLE001 - recorded on the request, then raised again below
             failure = exc
             request.status = LetterRequest.Status.FAILED
@@ -394,8 +402,7 @@ def letter_request_run(*, request_id: int) -> LetterRequest | None:
         else:
             request.status, request.letter, request.facts = LetterRequest.Status.DONE, letter, None
             request.save(update_fields=["status", "letter", "facts"])
-        requester = request.requested_by
-        if requester is not None and requester.is_active:
+        if requester.is_active:
             text = (_("The letter for case %(number)s could not be prepared.") if failure
                     else _("The letter for case %(number)s is ready."))
             with translation.override(requester.language or "en"):

@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from grievances.models import Grievance, Letter, LetterRequest
 from grievances.services import letter_issue, letter_request
-from membership.models import Member
+from membership.models import Member, User
 from tests.base import Personas, login_as
 from tests.grievances.factories import make_case
 from tests.services import need
 from union.documents import document_read
-from union.models import AuditEvent
+from union.models import AuditEvent, Document
 
 NARRATIVE = "CANARY-NARRATIVE the team lead shouted at me"
 FACTS = "On 3 March the night shift was not paid.\nThe payslip shows 0 hours."
@@ -261,6 +261,18 @@ class TestBackgroundTask:
         assert request.status == LetterRequest.Status.DONE and Letter.objects.get().version == 1
         call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
         assert Letter.objects.count() == 1
+
+    @pytest.mark.django_db(transaction=True)
+    def test_the_worker_checks_access_again_when_it_runs(self, personas: Personas, settings: Any) -> None:
+        settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+        case = named_case(personas)
+        letter_request(actor=personas.steward, grievance=case, facts="CANARY-FACTS unpaid nights")
+        User.objects.filter(pk=personas.steward.pk).update(is_active=False)  # gone before the worker runs
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+        request = LetterRequest.objects.get()
+        assert request.status == LetterRequest.Status.FAILED and request.facts is None
+        assert not Letter.objects.exists() and not Document.objects.exists()
+        assert AuditEvent.objects.filter(action="grievance.letter_refused").count() == 1
 
     def test_the_steward_is_told_when_the_letter_is_ready_with_no_detail(
             self, personas: Personas, django_capture_on_commit_callbacks: Any) -> None:
