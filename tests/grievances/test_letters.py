@@ -276,7 +276,7 @@ class TestBackgroundTask:
 
     def test_the_steward_is_told_when_the_letter_is_ready_with_no_detail(
             self, personas: Personas, django_capture_on_commit_callbacks: Any) -> None:
-        from tests.grievances.test_reminders import Inbox
+        from tests.grievances.test_reminders import OPEN_INBOXES, Inbox
 
         case = named_case(personas)
         inbox = Inbox(personas.steward)
@@ -285,6 +285,7 @@ class TestBackgroundTask:
                 letter_request(actor=personas.steward, grievance=case, facts="CANARY-FACTS unpaid nights")
             notices = [n for n in inbox.read() if n.get("kind") == "grievance.letter"]
         finally:
+            OPEN_INBOXES.remove(inbox)  # closed here; test_reminders closes only its own
             inbox.close()
         assert len(notices) == 1
         assert notices[0]["text"] == f"The letter for case {case.number} is ready."
