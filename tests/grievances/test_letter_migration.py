@@ -1,4 +1,4 @@
-"""Letters issued before the document layer are moved onto it by grievances migration 0002."""
+"""Letters issued before the document layer are moved onto it by grievances migration 0003."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from grievances.models import Letter
 from union import files
 from union.documents import document_read
 
-BEFORE = [("grievances", "0001_initial"), ("union", "0001_initial")]
+BEFORE = [("grievances", "0002_assignment_events_name_steward_by_id"), ("union", "0002_seal_audit_chain_head")]
 PDF = b"%PDF-1.7\nCANARY-OLD-LETTER the night shift was not paid\n%%EOF\n"
 
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from grievances.models import Grievance, Letter, LetterRequest
 from grievances.services import evidence_read
-from membership.models import Member, UnionCard, User
+from membership.models import Member, MemberStatusChange, UnionCard, User
 from tests.base import Personas, build_personas
 from tests.factories import make_local, make_member
 from union import crypto
@@ -64,6 +64,8 @@ def every_kind(p: Personas) -> dict[str, Any]:
     member.set_email("rotation@example.org")
     member.set_phone("+254 700 111 222")
     member.save()
+    MemberStatusChange.objects.create(member=member, from_status="active", to_status="lapsed",
+                                      reason=f"{CANARY} reason", changed_by=p.organizer)
     ensure_default_card_texts(p.local.union)
     card = card_sign(member=member, card_text=current_card_text(p.local.union, "en"), signature_name=f"{CANARY} sig",
                      consents={"consent_join": "yes"}, advance_status=False)
@@ -111,6 +113,7 @@ def test_rotation_covers_every_encrypted_field_and_file_then_the_old_key_can_go(
     assert (member.legal_name, member.notes, member.email, member.phone) == (
         f"{CANARY} legal", f"{CANARY} notes", "rotation@example.org", "+254700111222")
     assert User.objects.get(pk=personas.member.pk).email == personas.member.email
+    assert MemberStatusChange.objects.get(member=member, reason__isnull=False).reason == f"{CANARY} reason"
     assert UnionCard.objects.get(pk=made["card"].pk).signed["signature"] == f"{CANARY} sig"
     case = Grievance.objects.get(pk=made["case"].pk)
     assert (case.title, case.narrative) == ("Unpaid overtime", f"{CANARY} narrative")

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('union', '0001_initial'),
+        ('union', '0002_seal_audit_chain_head'),
     ]
 
     operations = [

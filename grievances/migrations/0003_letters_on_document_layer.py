@@ -63,8 +63,8 @@ def _move(Letter, Document, DocumentCustody, old_names, new_names):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grievances', '0001_initial'),
-        ('union', '0002_document_layer'),
+        ('grievances', '0002_assignment_events_name_steward_by_id'),
+        ('union', '0003_document_layer'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

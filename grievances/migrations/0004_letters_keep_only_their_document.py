@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grievances', '0002_letters_on_document_layer'),
-        ('union', '0002_document_layer'),
+        ('grievances', '0003_letters_on_document_layer'),
+        ('union', '0003_document_layer'),
     ]
 
     operations = [
