@@ -31,10 +31,16 @@ def latest_targets() -> list[tuple[str, str]]:
     return executor.loader.graph.leaf_nodes()
 
 
+def before_targets() -> list[tuple[str, str]]:
+    """Grievances and union just before the document layer; every other app as it is now, so the
+    historical models match the tables (a row written through them fills every column)."""
+    return [*BEFORE, *[node for node in latest_targets() if node[0] not in ("grievances", "union")]]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_old_letters_become_documents_and_a_missing_file_stops_the_migration(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
-    old = migrate(BEFORE)
+    old = migrate(before_targets())
     Union, Local = old.get_model("membership", "Union"), old.get_model("membership", "Local")
     Category, Grievance = old.get_model("grievances", "Category"), old.get_model("grievances", "Grievance")
     User, OldLetter = old.get_model("membership", "User"), old.get_model("grievances", "Letter")
@@ -54,7 +60,7 @@ def test_old_letters_become_documents_and_a_missing_file_stops_the_migration(set
     assert not (Path(settings.MEDIA_ROOT) / "documents").exists() or not any(
         (Path(settings.MEDIA_ROOT) / "documents").iterdir())
 
-    migrate(BEFORE)  # a failed migration rolled back; restore the file from "backup" and go again
+    migrate(before_targets())  # a failed migration rolled back; restore the file from "backup" and go again
     files.write("letters", name, PDF)
     migrate(latest_targets())
 

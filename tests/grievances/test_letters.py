@@ -208,8 +208,9 @@ class TestSignature:
         assert "Admin Pseudonym, for the union" in text and personas.local_admin.handle not in text
 
     def test_an_erased_steward_signs_as_the_union_alone(self, personas: Personas, tmp_path: Path) -> None:
+        case = named_case(personas)
         Member.objects.filter(user=personas.steward).update(pseudonym="Gone Person", erased_at=timezone.now())
-        letter = letter_issue(actor=personas.steward, grievance=named_case(personas), facts=FACTS)
+        letter = letter_issue(actor=personas.steward, grievance=case, facts=FACTS)
         text = " ".join(pdf_text(stored(letter), tmp_path).split())
         assert "Gone Person" not in text and personas.steward.handle not in text and "for the union" in text
 

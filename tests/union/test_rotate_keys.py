@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from grievances.models import Grievance, Letter, LetterRequest
 from grievances.services import evidence_read
+from membership.devices import Authenticator
 from membership.models import Member, MemberStatusChange, UnionCard, User
 from tests.base import Personas, build_personas
 from tests.factories import make_local, make_member
@@ -97,6 +98,8 @@ def test_rotation_covers_every_encrypted_field_and_file_then_the_old_key_can_go(
              if not m._base_manager.exists()]
     assert not empty, f"add one row of each of {empty} to every_kind() in this test"
     assert set(key_ids_in_use()) == {"old"} and set(file_key_ids_in_use()) == {"old"}
+    totp_keys = dict(Authenticator.objects.values_list("pk", "key"))
+    assert totp_keys  # the officers' TOTP secrets (membership.devices), encrypted under "old"
     files_before = {path: path.read_bytes() for path in Path(settings.MEDIA_ROOT).rglob("*.bin")}
 
     settings.TESSERA_DATA_KEYS = f"new:{new_key()},{old}"
@@ -113,6 +116,9 @@ def test_rotation_covers_every_encrypted_field_and_file_then_the_old_key_can_go(
     assert (member.legal_name, member.notes, member.email, member.phone) == (
         f"{CANARY} legal", f"{CANARY} notes", "rotation@example.org", "+254700111222")
     assert User.objects.get(pk=personas.member.pk).email == personas.member.email
+    assert dict(Authenticator.objects.values_list("pk", "key")) == totp_keys
+    device = Authenticator.objects.get(user=personas.steward)
+    assert device.verify_token(device.current_code())  # the second factor still works
     assert MemberStatusChange.objects.get(member=member, reason__isnull=False).reason == f"{CANARY} reason"
     assert UnionCard.objects.get(pk=made["card"].pk).signed["signature"] == f"{CANARY} sig"
     case = Grievance.objects.get(pk=made["case"].pk)
