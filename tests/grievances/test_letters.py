@@ -169,7 +169,7 @@ class TestDocumentLayer:
         assert (document.kind, document.owner_code, document.version) == ("grievances.letter", str(case.code), 1)
         assert list(document.custody.values_list("action", "actor_id")) == [("stored", personas.steward.pk)]
         raw = (media / "documents" / f"{document.storage_name}.bin").read_bytes()
-        assert b"%PDF" not in raw and b"night shift" not in raw and case.number.encode() not in raw
+        assert b"%PDF" not in raw and b"night shift" not in raw and str(case.number).encode() not in raw
         response = login_as(Client(), personas.local_admin).get(
             reverse("grievances:work_letter_download", kwargs={"code": letter.code}))
         assert hashlib.sha256(response.content).hexdigest() == document.sha256

@@ -27,8 +27,10 @@ SIGNATURE = "Qoplentine Zyxwanaria"
 @pytest.fixture
 def card(personas: Personas) -> UnionCard:
     ensure_default_card_texts(personas.local.union)
+    card_text = current_card_text(personas.local.union, "en")
+    assert card_text is not None
     member = Member.objects.get(user=personas.member)
-    return card_sign(member=member, card_text=current_card_text(personas.local.union, "en"),
+    return card_sign(member=member, card_text=card_text,
                      signature_name=SIGNATURE, consents={"consent_join": "I want to join the union."},
                      advance_status=False)
 

@@ -68,7 +68,9 @@ def every_kind(p: Personas) -> dict[str, Any]:
     MemberStatusChange.objects.create(member=member, from_status="active", to_status="lapsed",
                                       reason=f"{CANARY} reason", changed_by=p.organizer)
     ensure_default_card_texts(p.local.union)
-    card = card_sign(member=member, card_text=current_card_text(p.local.union, "en"), signature_name=f"{CANARY} sig",
+    card_text = current_card_text(p.local.union, "en")
+    assert card_text is not None
+    card = card_sign(member=member, card_text=card_text, signature_name=f"{CANARY} sig",
                      consents={"consent_join": "yes"}, advance_status=False)
     case = make_case(p, narrative=f"{CANARY} narrative")
     event_add(actor=p.steward, grievance=case, kind="note", body=f"{CANARY} note")
