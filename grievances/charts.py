@@ -20,7 +20,6 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
@@ -29,6 +28,7 @@ from grievances.models import Grievance
 from grievances.selectors import grievance_list_visible_to
 from membership.models import Local
 from membership.roll import neutralise
+from union import charts
 
 MONTHS = 12
 EXPORT_CHUNK = 500
@@ -132,57 +132,17 @@ LABEL_WIDTH = 170
 LABEL_CHARS = 24
 
 
-def _n(x: float) -> str:
-    return f"{x:.1f}"
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
-
-
-def _svg(height: int, title: str, body: SafeString, width: int = WIDTH) -> SafeString:
-    return format_html(
-        '<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-hidden="true" '
-        'focusable="false" xmlns="http://www.w3.org/2000/svg"><title>{title}</title>{body}</svg>',
-        w=width, h=height, title=title, body=body,
-    )
-
-
 def bars_svg(bars: list[Bar], *, title: str, css: str = "bar") -> SafeString:
     """Horizontal bars: label on the left, bar, and the count written after the bar."""
-    most = max((b.count for b in bars), default=0) or 1
-    span = WIDTH - LABEL_WIDTH - 40
-    rows = [
-        format_html(
-            '<g class="{css}"><text x="0" y="{ty}" font-size="13" fill="#1d1d1f">{label}</text>'
-            '<rect x="{x}" y="{y}" width="{w}" height="20" fill="#9b1c31"/>'
-            '<text x="{cx}" y="{ty}" font-size="13" fill="#1d1d1f">{n}</text></g>',
-            css=css, ty=i * ROW + 19, label=_short(bar.label), x=LABEL_WIDTH, y=i * ROW + 4,
-            w=_n(span * bar.count / most), cx=_n(LABEL_WIDTH + span * bar.count / most + 6), n=bar.count,
-        )
-        for i, bar in enumerate(bars)
-    ]
-    return _svg(max(len(bars), 1) * ROW + 4, title, format_html_join("", "{}", ((r,) for r in rows)))
+    return charts.hbars([(b.label, b.count) for b in bars], title=title, width=WIDTH, row=ROW,
+                        label_width=LABEL_WIDTH, label_chars=LABEL_CHARS, css=css)
 
 
 def months_svg(months: list[tuple[date, int]], *, title: str) -> SafeString:
     """Vertical bars, one per month, with the count above each bar and MM/YY below."""
-    height, base, gap = 160, 135, 6
-    most = max((n for _m, n in months), default=0) or 1
-    slot = MONTHS_WIDTH / max(len(months), 1)
-    bars = []
-    for i, (start, count) in enumerate(months):
-        h, x = 110 * count / most, i * slot + gap / 2
-        bars.append(format_html(
-            '<g><rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#9b1c31"/>'
-            '<text x="{cx}" y="{ty}" font-size="15" text-anchor="middle" fill="#1d1d1f">{n}</text>'
-            '<text x="{cx}" y="{ly}" font-size="13" text-anchor="middle" fill="#5b5b66">{label}</text></g>',
-            x=_n(x), y=_n(base - h), w=_n(slot - gap), h=_n(h), cx=_n(x + (slot - gap) / 2), ty=_n(base - h - 4),
-            n=count, ly=height - 8, label=start.strftime("%m/%y"),
-        ))
-    body = format_html('<line x1="0" x2="{w}" y1="{b}" y2="{b}" stroke="#8a877e"/>{bars}', w=MONTHS_WIDTH, b=base,
-                       bars=format_html_join("", "{}", ((b,) for b in bars)))
-    return _svg(height, title, body, MONTHS_WIDTH)
+    cols = [charts.Column(label=start.strftime("%m/%y"), count=count) for start, count in months]
+    return charts.columns(cols, title=title, width=MONTHS_WIDTH, height=160, base=135, tallest=110, gap=6,
+                          count_size=15, label_size=13, label_gap=8)
 
 
 # ---------------------------------------------------------------------------------------------

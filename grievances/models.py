@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from grievances.deadlines import CALENDAR, WORKING, deadline_state
 from membership.models import BargainingUnit, Employer, Local, Member, Union, User
 from union.fields import EncryptedTextField
+from union.files import StoredFileField
+from union.models import Document
 
 
 class Category(models.Model):
@@ -236,7 +238,8 @@ class Evidence(models.Model):
     content_type = models.CharField(max_length=60)
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
-    storage_name = models.CharField(max_length=64, unique=True)
+    # Encrypted on disk with the evidence/<name> associated data it always had (union/files.py).
+    storage_name = StoredFileField(folder="evidence")
     uploaded_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -264,17 +267,21 @@ class Custody(models.Model):
 
 
 class Letter(models.Model):
-    """An issued step letter: the PDF, encrypted on disk, with its SHA-256; never changed."""
+    """An issued step letter: a version of the case's "grievances.letter" document, never changed.
+
+    The PDF, its hash and its chain of custody live in the shared document layer (union.Document,
+    owner: the case's code); this row adds what the case needs: the step it was issued at and by whom.
+    """
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     grievance = models.ForeignKey(Grievance, on_delete=models.PROTECT, related_name="letters")
     version = models.PositiveIntegerField()
     step = models.ForeignKey(Step, on_delete=models.PROTECT, null=True, related_name="+")
-    sha256 = models.CharField(max_length=64)
-    storage_name = models.CharField(max_length=64, unique=True)
-    size = models.PositiveIntegerField()
+    document = models.OneToOneField(Document, on_delete=models.PROTECT, related_name="+")
     issued_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     issued_at = models.DateTimeField(default=timezone.now)
+
+    DOCUMENT_KIND = "grievances.letter"
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["grievance", "version"], name="letter_version_unique")]
@@ -282,6 +289,41 @@ class Letter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.grievance} letter v{self.version}"
+
+    @property
+    def sha256(self) -> str:
+        return self.document.sha256
+
+    @property
+    def size(self) -> int:
+        return self.document.size
+
+
+class LetterRequest(models.Model):
+    """A steward asked for a letter; a background task renders and stores it (grievances/tasks.py).
+
+    The facts the steward wrote wait here, encrypted, rather than in the task queue's table, whose
+    arguments are plain JSON; they are cleared once the letter is stored (the PDF keeps them).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Being prepared")
+        DONE = "done", _("Issued")
+        FAILED = "failed", _("Could not be prepared")
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    grievance = models.ForeignKey(Grievance, on_delete=models.CASCADE, related_name="letter_requests")
+    facts = EncryptedTextField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    letter = models.OneToOneField(Letter, on_delete=models.SET_NULL, null=True, blank=True, related_name="request")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"letter request {self.code}"
 
 
 class Reminder(models.Model):

@@ -12,12 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from grievances import files
 from grievances.deadlines import add_days
 from grievances.evidence import check_upload
 from grievances.models import (
@@ -30,12 +29,15 @@ from grievances.models import (
     Grievance,
     Grievant,
     Letter,
+    LetterRequest,
     Step,
 )
-from grievances.permissions import can_be_assigned
+from grievances.permissions import can_be_assigned, can_work
 from membership.models import BargainingUnit, Local, Member, User
+from union import documents
 from union.audit import audit_record
-from union.realtime import notify_users
+from union.files import new_name
+from union.realtime import notify_user, notify_users
 
 ERR_NOT_DRAFT = _("Only a draft can be submitted.")
 ERR_NOT_OPEN = _("This case is not open.")
@@ -287,19 +289,20 @@ def adverse_action_add(*, actor: User, grievance: Grievance, kind: str, occurred
 def evidence_upload(*, actor: User, grievance: Grievance, name: str, content: bytes) -> Evidence:
     """Check, clean and store an upload (raises EvidenceRejected). Nothing is left behind on failure."""
     clean = check_upload(name, content)
-    storage_name = files.store("evidence", clean.content)
+    evidence = Evidence(grievance=grievance, filename=clean.name, content_type=clean.content_type,
+                        size=len(clean.content), sha256=hashlib.sha256(clean.content).hexdigest(),
+                        storage_name=new_name(), uploaded_by=actor)
+    storage = Evidence._meta.get_field("storage_name")
+    storage.write(evidence, clean.content)
     try:
         with transaction.atomic():
-            evidence = Evidence.objects.create(
-                grievance=grievance, filename=clean.name, content_type=clean.content_type, size=len(clean.content),
-                sha256=hashlib.sha256(clean.content).hexdigest(), storage_name=storage_name, uploaded_by=actor,
-            )
+            evidence.save()
             Custody.objects.create(evidence=evidence, action=Custody.Action.UPLOAD, actor=actor)
             _event(grievance, Event.Kind.DOCUMENT, actor, shared=False, evidence=str(evidence.code),
                    sha256=evidence.sha256)
             audit_record(actor, "evidence.upload", evidence, local_id=grievance.local_id, sha256=evidence.sha256)
     except BaseException:
-        files.remove("evidence", storage_name)
+        storage.remove(evidence)
         raise
     return evidence
 
@@ -309,43 +312,113 @@ def evidence_read(*, actor: User, evidence: Evidence) -> bytes:
     """The decrypted file, with the download recorded in the chain of custody."""
     Custody.objects.create(evidence=evidence, action=Custody.Action.DOWNLOAD, actor=actor)
     audit_record(actor, "evidence.download", evidence, local_id=evidence.grievance.local_id)
-    return files.load("evidence", evidence.storage_name)
+    return Evidence._meta.get_field("storage_name").load(evidence)
+
+
+def letter_signer(grievance: Grievance, actor: User) -> str:
+    """The name a letter is signed with: the display name of the case's steward (or of whoever
+    issues it when no steward is assigned), which is the pseudonym they chose to show in the union.
+
+    Never the handle: that is half of a login, and a letter goes to the employer. Never the legal
+    name either: a steward has not consented to print it (only grievants give that consent, per case).
+    An account with no roll entry, or an erased one, signs as the union alone (empty string).
+    """
+    signer = grievance.steward or actor
+    member = Member.objects.filter(user=signer, erased_at__isnull=True).only("pseudonym").first()
+    return member.pseudonym if member is not None else ""
 
 
 def letter_issue(*, actor: User, grievance: Grievance, facts: str) -> Letter:
-    """Render the step letter to PDF and keep it, hashed, as a new version that never changes."""
-    from union.pdf import html_to_pdf
+    """Render the step letter to PDF and keep it as the next version of the case's letter document.
 
+    The PDF goes through the shared document layer (union/documents.py): encrypted on disk, hashed,
+    custody recorded, never changed. The caller checked that `actor` works the case.
+    """
     names = []
     if grievance.letter_may_name and grievance.confidentiality == Grievance.Confidentiality.NORMAL:
         names = [m.legal_name or m.pseudonym for m in grievance.grievants.all()]
-    with translation.override("en"):
-        pdf = html_to_pdf("grievances/pdf/letter.html", {
-            "grievance": grievance, "facts": facts, "names": names, "remedy": grievance.remedy or "",
-            "issued_on": timezone.localdate(), "title": gettext("Grievance %(number)s") % {"number": grievance.number},
-        })
-    storage_name = files.store("letters", pdf)
-    try:
-        with transaction.atomic():
-            grievance = _lock(grievance)
-            version = (grievance.letters.aggregate(v=Max("version"))["v"] or 0) + 1
-            letter = Letter.objects.create(grievance=grievance, version=version, step=grievance.step,
-                                           sha256=hashlib.sha256(pdf).hexdigest(), storage_name=storage_name,
-                                           size=len(pdf), issued_by=actor)
-            _event(grievance, Event.Kind.LETTER, actor, shared=True, version=version, sha256=letter.sha256)
-            audit_record(actor, "grievance.letter", grievance, local_id=grievance.local_id, version=version,
-                         sha256=letter.sha256)
-    except BaseException:
-        files.remove("letters", storage_name)
-        raise
+    with transaction.atomic():
+        grievance = _lock(grievance)
+        with translation.override("en"):
+            document = documents.document_render(
+                kind=Letter.DOCUMENT_KIND, owner_code=grievance.code, actor_id=actor.pk,
+                template="grievances/pdf/letter.html", context={
+                    "grievance": grievance, "facts": facts, "names": names, "remedy": grievance.remedy or "",
+                    "signer": letter_signer(grievance, actor), "issued_on": timezone.localdate(),
+                    "title": gettext("Grievance %(number)s") % {"number": grievance.number},
+                })
+        letter = Letter.objects.create(grievance=grievance, version=document.version, step=grievance.step,
+                                       document=document, issued_by=actor)
+        _event(grievance, Event.Kind.LETTER, actor, shared=True, version=letter.version, sha256=document.sha256)
+        audit_record(actor, "grievance.letter", grievance, local_id=grievance.local_id, version=letter.version,
+                     sha256=document.sha256)
     return letter
 
 
+@transaction.atomic
+def letter_request(*, actor: User, grievance: Grievance, facts: str) -> LetterRequest:
+    """Ask for a letter: the facts are kept encrypted and the rendering runs as a background task.
+
+    The task is enqueued inside this transaction: with the database backend its row commits with
+    the request or not at all, so a request is never left without its task (nor a task without its
+    request). With the immediate backend (development, tests) the letter is issued before this returns.
+    """
+    from grievances.tasks import issue_letter
+
+    if not facts.strip():
+        raise GrievanceError(ERR_EMPTY)
+    request = LetterRequest.objects.create(grievance=grievance, facts=facts, requested_by=actor)
+    audit_record(actor, "grievance.letter_request", grievance, local_id=grievance.local_id)
+    issue_letter.enqueue(request_id=request.pk)
+    request.refresh_from_db(fields=["status", "letter"])
+    return request
+
+
+def letter_request_run(*, request_id: int) -> LetterRequest | None:
+    """Issue the letter a request asks for (the background task's body). Idempotent: a request
+    already done or failed is left alone, so a task run twice issues one letter. A failure marks the
+    request failed (the page says so) and is raised again, so the task is recorded as failed too."""
+    failure: Exception | None = None
+    with transaction.atomic():
+        request = (LetterRequest.objects.select_for_update(of=("self",)).select_related("grievance", "requested_by")
+                   .filter(pk=request_id, status=LetterRequest.Status.QUEUED).first())
+        if request is None:
+            return None
+        requester = request.requested_by
+        # Checked again here, not only when asked: the queue may run the task later, and a steward
+        # who lost the case (or their role, or their account) in between must not issue a letter.
+        if requester is None or not requester.is_active or not can_work(requester, request.grievance):
+            request.status, request.facts = LetterRequest.Status.FAILED, None
+            request.save(update_fields=["status", "facts"])
+            audit_record(None, "grievance.letter_refused", request.grievance, local_id=request.grievance.local_id)
+            return request
+        try:
+            with transaction.atomic():
+                letter = letter_issue(actor=requester, grievance=request.grievance, facts=request.facts or "")
+        except Exception as exc:  # noqa: BLE001 - recorded on the request, then raised again below
+            failure = exc
+            request.status = LetterRequest.Status.FAILED
+            request.save(update_fields=["status"])
+        else:
+            request.status, request.letter, request.facts = LetterRequest.Status.DONE, letter, None
+            request.save(update_fields=["status", "letter", "facts"])
+        if requester.is_active:
+            text = (_("The letter for case %(number)s could not be prepared.") if failure
+                    else _("The letter for case %(number)s is ready."))
+            with translation.override(requester.language or "en"):
+                notify_user(requester.pk, kind="grievance.letter", text=str(text) % {"number": request.grievance.number},
+                            url=reverse("grievances:work_letters", kwargs={"code": request.grievance.code}))
+    if failure is not None:
+        raise failure
+    return request
+
+
 def letter_read(*, actor: User, letter: Letter) -> bytes:
-    """The issued letter's PDF; every download is audited. The caller checked access."""
+    """The issued letter's PDF, checked against its hash; the download is in the document's custody
+    and the case's audit log. The caller checked access."""
     grievance = letter.grievance
     audit_record(actor, "grievance.letter_download", grievance, local_id=grievance.local_id, version=letter.version)
-    return files.load("letters", letter.storage_name)
+    return documents.document_read(document=letter.document, actor_id=actor.pk)
 
 
 def grievance_record_view(*, actor: User, grievance: Grievance, page: str) -> None:

@@ -15,10 +15,11 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from membership.models import BargainingUnit, Local, Member, SupportAssessment, UnionCard
+from union import charts
 
 # Members whose signed card counts toward recognition: verified, or waiting for verification.
 COUNTING_STATUSES = (Member.Status.ACTIVE, Member.Status.PENDING)
@@ -119,14 +120,6 @@ ROW = 46
 LABEL_CHARS = 44
 
 
-def _n(x: float) -> str:
-    return f"{x:.1f}"
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
-
-
 def progress_svg(progress: list[UnitProgress], *, title: str) -> SafeString:
     """Horizontal bars: headcount (pale), valid cards (dark), threshold (solid line), milestone (dashed)."""
     height = ROW * len(progress) + 10
@@ -141,7 +134,7 @@ def progress_svg(progress: list[UnitProgress], *, title: str) -> SafeString:
             mx = 1 + (WIDTH - 2) * p.milestone / scale
             milestone = format_html(
                 '<line class="chart-milestone" x1="{0}" x2="{0}" y1="{1}" y2="{2}" stroke="#8a5300" '
-                'stroke-width="2" stroke-dasharray="4 3"/>', _n(mx), top + 14, top + 40)
+                'stroke-width="2" stroke-dasharray="4 3"/>', charts.n(mx), top + 14, top + 40)
         rows.append(format_html(
             '<g><text x="0" y="{top_text}" font-size="13" fill="#1d1d1f">{label}</text>'
             '<rect x="1" y="{bar_top}" width="{full}" height="22" fill="#e9e6dd" stroke="#8a877e"/>'
@@ -149,35 +142,16 @@ def progress_svg(progress: list[UnitProgress], *, title: str) -> SafeString:
             '{milestone}'
             '<line class="chart-threshold" x1="{tx}" x2="{tx}" y1="{line_top}" y2="{line_bottom}" '
             'stroke="#1d1d1f" stroke-width="3"/></g>',
-            top_text=top + 10, label=_short(f"{i + 1}. {p.unit.project or p.unit}"), bar_top=top + 16, full=WIDTH - 2, bar=_n(bar),
-            milestone=milestone, tx=_n(threshold_x), line_top=top + 12, line_bottom=top + 42,
+            top_text=top + 10, label=charts.short(f"{i + 1}. {p.unit.project or p.unit}", LABEL_CHARS),
+            bar_top=top + 16, full=WIDTH - 2, bar=charts.n(bar), milestone=milestone, tx=charts.n(threshold_x),
+            line_top=top + 12, line_bottom=top + 42,
         ))
-    return format_html(
-        '<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-hidden="true" '
-        'focusable="false" xmlns="http://www.w3.org/2000/svg"><title>{title}</title>{rows}</svg>',
-        w=WIDTH, h=height, title=title, rows=format_html_join("", "{}", ((r,) for r in rows)),
-    )
+    return charts.svg(width=WIDTH, height=height, title=title, body=charts.join(rows))
 
 
 def weekly_svg(weeks: list[Week], *, title: str) -> SafeString:
-    """Vertical bars, one per week, with the count written above each bar."""
-    height, base, gap = 170, 140, 4
-    most = max((w.count for w in weeks), default=0) or 1
-    slot = WIDTH / max(len(weeks), 1)
-    bars = []
-    for i, week in enumerate(weeks):
-        h = 115 * week.count / most
-        x = i * slot + gap / 2
-        bars.append(format_html(
-            '<g><rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#9b1c31"/>'
-            '<text x="{cx}" y="{ty}" font-size="12" text-anchor="middle" fill="#1d1d1f">{n}</text>'
-            '<text x="{cx}" y="{ly}" font-size="10" text-anchor="middle" fill="#5b5b66">{label}</text></g>',
-            x=_n(x), y=_n(base - h), w=_n(slot - gap), h=_n(h), cx=_n(x + (slot - gap) / 2), ty=_n(base - h - 4), n=week.count,
-            ly=height - 12, label=date_format(week.start, "j M") if i % 2 == len(weeks) % 2 else "",
-        ))
-    return format_html(
-        '<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-hidden="true" '
-        'focusable="false" xmlns="http://www.w3.org/2000/svg"><title>{title}</title>'
-        '<line x1="0" x2="{w}" y1="{base}" y2="{base}" stroke="#8a877e"/>{bars}</svg>',
-        w=WIDTH, h=height, base=base, title=title, bars=format_html_join("", "{}", ((b,) for b in bars)),
-    )
+    """Vertical bars, one per week, with the count written above each bar and every other week's date."""
+    cols = [charts.Column(label=date_format(w.start, "j M") if i % 2 == len(weeks) % 2 else "", count=w.count)
+            for i, w in enumerate(weeks)]
+    return charts.columns(cols, title=title, width=WIDTH, height=170, base=140, tallest=115, gap=4, count_size=12,
+                          label_size=10, label_gap=12)

@@ -13,6 +13,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from membership.cards import card_documents_destroy
 from membership.lifecycle import can_move
 from membership.models import Member, MemberStatusChange, RoleGrant, SupportAssessment, UnionCard, User
 from membership.roles import Role
@@ -190,6 +191,8 @@ def member_erase(*, actor: User, member: Member) -> Member:
         card.signed = {"erased": True}
         card.revoked_at = card.revoked_at or now
         card.save(update_fields=["signed", "revoked_at"])
+        # The stored PDFs print what the card said, the typed name included: they go too.
+        card_documents_destroy(card=card)
     SupportAssessment.objects.filter(member=member).delete()
     # What organizers wrote about why the member's status changed is data about the member too.
     MemberStatusChange.objects.filter(member=member).update(reason=None)

@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "union",
     "membership",
     "grievances",
@@ -186,6 +188,19 @@ else:
 # without the core importing them.
 TESSERA_WS_RECHECK_SECONDS = float(os.environ.get("TESSERA_WS_RECHECK_SECONDS", "5"))
 TESSERA_SESSION_CHECKS = ["membership.realtime.socket_rights"]
+
+# Background tasks (django-tasks): the database backend, run by `manage.py db_worker`
+# (deploy/tessera-worker.service), in production; the immediate backend, which runs a task as it is
+# enqueued, in development and tests, so `make run` needs no worker. TESSERA_TASKS overrides either.
+TESSERA_TASKS = os.environ.get("TESSERA_TASKS", "database" if PRODUCTION else "immediate").strip().lower()
+if TESSERA_TASKS not in ("database", "immediate"):
+    raise ImproperlyConfigured("TESSERA_TASKS must be 'database' or 'immediate'.")
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend" if TESSERA_TASKS == "database"
+        else "django_tasks.backends.immediate.ImmediateBackend",
+    }
+}
 
 # Accounts.
 AUTH_USER_MODEL = "membership.User"

@@ -38,7 +38,7 @@ from grievances.forms_work import (
     LetterForm,
     ReopenForm,
 )
-from grievances.models import AdverseAction, Grievance
+from grievances.models import AdverseAction, Grievance, LetterRequest
 from grievances.permissions import (
     access_evidence,
     access_grievance,
@@ -323,11 +323,13 @@ def work_evidence_download(request: HttpRequest, code: UUID) -> HttpResponse:
 def _letters_page(request: HttpRequest, grievance: Grievance, form: LetterForm | None = None,
                   status: int = 200) -> HttpResponse:
     names = grievance.letter_may_name and grievance.confidentiality == Grievance.Confidentiality.NORMAL
-    letters = list(grievance.letters.select_related("step", "issued_by"))
+    letters = list(grievance.letters.select_related("step", "issued_by", "document"))
     for letter in letters:
         letter.sha_parts = hash_parts(letter.sha256)  # type: ignore[attr-defined]
+    # Requests the background worker has not finished (or could not): the page says so.
+    waiting = grievance.letter_requests.exclude(status=LetterRequest.Status.DONE).defer("facts")[:5]
     return render(request, "grievances/work/letters.html", {
-        "grievance": grievance, "letters": letters,
+        "grievance": grievance, "letters": letters, "waiting": waiting,
         "form": form or LetterForm(), "can_issue": can_work(request.user, grievance) and bool(grievance.number),
         "names_grievants": names, "has_narrative": bool(grievance.narrative),
     }, status=status)
@@ -355,8 +357,15 @@ def work_letter_issue(request: HttpRequest, code: UUID) -> HttpResponse:
         form.add_error(None, _("File the case before issuing a letter."))
     if not form.is_valid():
         return _letters_page(request, grievance, form, status=400)
-    letter = services.letter_issue(actor=request.user, grievance=grievance, facts=form.cleaned_data["facts"])
-    messages.success(request, _("Letter version %(version)s was issued.") % {"version": letter.version})
+    letter_request = services.letter_request(actor=request.user, grievance=grievance,
+                                             facts=form.cleaned_data["facts"])
+    if letter_request.status == LetterRequest.Status.DONE and letter_request.letter is not None:
+        messages.success(request, _("Letter version %(version)s was issued.") % {
+            "version": letter_request.letter.version})
+    elif letter_request.status == LetterRequest.Status.FAILED:
+        messages.error(request, _("The letter could not be prepared. Try again, or tell your administrator."))
+    else:
+        messages.info(request, _("The letter is being prepared. It appears below when it is ready."))
     return redirect("grievances:work_letters", code=grievance.code)
 
 

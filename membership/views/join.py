@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from membership.cards import card_pdf
 from membership.forms_join import JoinForm
 from membership.models import Invitation, Member, Union, UnionCard
 from membership.permissions import access_inviting_member, access_own_card
@@ -37,7 +38,7 @@ from membership.services import (
     join_unconfirmed_member,
     member_confirm_email,
 )
-from union.pdf import html_to_pdf, pdf_response
+from union.pdf import pdf_response
 
 SENSITIVE = ("password", "legal_name", "email", "phone")
 
@@ -171,10 +172,8 @@ def join_card(request: HttpRequest, code: Any) -> HttpResponse:
 @require_GET
 def join_card_pdf(request: HttpRequest, code: Any) -> HttpResponse:
     card = access_own_card(request.user, code)
-    # The whole document in the language the card was signed in, labels included.
-    with translation.override(card.signed.get("language") or translation.get_language()):
-        pdf = html_to_pdf("membership/join/card_pdf.html", {"card": card, "signed": card.signed}, request=request)
-    return pdf_response(pdf, filename=f"card-{card.signed_at:%Y-%m-%d}.pdf")
+    # Stored in the document layer the first time, then the same bytes each time (membership/cards.py).
+    return pdf_response(card_pdf(actor=request.user, card=card), filename=f"card-{card.signed_at:%Y-%m-%d}.pdf")
 
 
 @never_cache

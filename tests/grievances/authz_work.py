@@ -14,10 +14,10 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from grievances import files
 from grievances.services import evidence_upload, letter_issue
 from tests.base import Personas
 from tests.grievances.factories import make_case
+from union import files
 
 
 def case(p: Personas) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def evidence(p: Personas) -> dict[str, Any]:
 
 def letter(p: Personas) -> dict[str, Any]:
     item = letter_issue(actor=p.steward, grievance=make_case(p), facts="The night shift went unpaid.")
-    weakref.finalize(p, files.remove, "letters", item.storage_name)
+    weakref.finalize(p, files.remove, "documents", item.document.storage_name)
     return {"code": item.code}
 
 

@@ -16,7 +16,6 @@ from django.test import Client
 from django.urls import reverse
 from guardian.shortcuts import get_perms
 
-from grievances import files
 from grievances.models import AdverseAction, Event, Evidence, Grievance, Letter
 from grievances.selectors import grievance_list_visible_to, my_cases
 from grievances.services import evidence_upload, letter_issue
@@ -26,6 +25,7 @@ from membership.self_service import member_resign
 from membership.services import member_set_status, role_grant, role_revoke
 from tests.base import Personas, login_as
 from tests.grievances.factories import make_case
+from union import files
 from union.models import AuditEvent
 
 
@@ -57,7 +57,7 @@ def case(personas: Personas) -> Any:
     letter = letter_issue(actor=personas.steward, grievance=grievance, facts="The night shift went unpaid.")
     yield grievance, evidence, letter
     files.remove("evidence", evidence.storage_name)
-    files.remove("letters", letter.storage_name)
+    files.remove("documents", letter.document.storage_name)
 
 
 def _snapshot(grievance: Grievance) -> tuple[Any, ...]:

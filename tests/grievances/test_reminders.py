@@ -213,3 +213,22 @@ class TestHolidays:
         assert run(date(2026, 1, 2)) == 0
         assert run(date(2026, 1, 5)) == 1
         assert run(date(2026, 1, 9)) == 1  # overdue
+
+
+class TestTask:
+    # Transactional: the worker closes and reopens its database connection between tasks, as in
+    # production, which would end the test's wrapping transaction on PostgreSQL.
+    @pytest.mark.django_db(transaction=True)
+    def test_with_the_database_backend_the_command_queues_and_the_worker_sends(
+            self, personas: Personas, settings: Any, django_capture_on_commit_callbacks: Any) -> None:
+        settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+        due(make_case(personas), MONDAY)
+        mail.outbox.clear()  # the case's own notices (sent at once when the test is transactional)
+        out = StringIO()
+        call_command("grievance_reminders", "--today", MONDAY.isoformat(), stdout=out)
+        assert out.getvalue().startswith("Reminders queued for the worker")
+        assert not Reminder.objects.exists() and not mail.outbox
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+        assert Reminder.objects.filter(recipient=personas.steward, sent_on=MONDAY).count() == 1
+        assert len(mail.outbox) == 1
