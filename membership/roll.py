@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from membership.models import BargainingUnit, Local, Member, RoleGrant, normalize_phone
 from union import crypto
+from union.csv import neutralise as neutralise  # re-exported: import and tests use it here
 
 PAGE_SIZE = 50
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
@@ -34,7 +35,6 @@ COLUMNS = ("pseudonym", "legal_name", "email", "phone", "unit", "languages", "jo
            "dues_last_paid", "role")
 IMPORT_REQUIRED = ("pseudonym",)
 IMPORT_STATUSES = (Member.Status.ACTIVE, Member.Status.PENDING, Member.Status.LAPSED)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PHONE_QUERY = re.compile(r"^\+?[\d\s().-]{6,}$")
 C1_CONTROLS = re.compile("[\x80-\x9f]")
 
@@ -133,17 +133,6 @@ def keyset_page(qs: QuerySet[Member], *, after: str = "", before: str = "", size
 
 # --- export -----------------------------------------------------------------------------------
 
-def neutralise(value: Any) -> str:
-    """A cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 EXPORT_VALUES = ("pseudonym", "legal_name", "email", "phone", "unit__employer__name", "unit__client__name",
                  "unit__project", "unit__country", "languages", "job_title", "status", "dues", "dues_last_paid", "role")
 
@@ -157,17 +146,15 @@ def export_row(values: tuple[Any, ...]) -> list[str]:
             job_title, status, dues, last_paid.isoformat() if last_paid else "", role or ""]
 
 
-def export_lines(qs: QuerySet[Member]) -> Iterator[str]:
-    """CSV lines for the members of `qs`, read from the database a chunk at a time.
+def export_rows(qs: QuerySet[Member]) -> Iterator[list[str]]:
+    """The rows of the CSV file for the members of `qs`, read from the database a chunk at a time.
 
-    A generator over `.iterator(chunk_size=...)` of plain tuples (no model instances): memory stays
-    flat whether the roll has a hundred rows or a hundred thousand, and the first bytes leave
-    before the last rows are decrypted.
+    Plain tuples from `.iterator(chunk_size=...)` (no model instances): memory stays flat whether
+    the roll has a hundred rows or a hundred thousand. `union.csv.CsvResponse` neutralises the
+    cells and streams them, under Daphne as an async iterator.
     """
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(COLUMNS)  # BOM: spreadsheets then read the file as UTF-8
     for values in qs.values_list(*EXPORT_VALUES).iterator(chunk_size=EXPORT_CHUNK):
-        yield writer.writerow([neutralise(v) for v in export_row(values)])
+        yield export_row(values)
 
 
 # --- import -----------------------------------------------------------------------------------
