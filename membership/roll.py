@@ -19,7 +19,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.lookups import BuiltinLookup
 from django.utils.translation import gettext as _
 
 from membership.models import BargainingUnit, Local, Member, RoleGrant, normalize_phone
@@ -108,23 +110,46 @@ class KeysetPage:
     prev_cursor: str | None
 
 
+class RowAfter(TupleGreaterThan):
+    """`(a, b) > (x, y)` as one row-value comparison on every database we run on.
+
+    Django writes tuple lookups on SQLite as `a > x OR (a = x AND b > y)`, which no index can
+    seek; SQLite has compared row values since 3.15 (2016), and seeks an index with them as
+    PostgreSQL does.
+    """
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        return BuiltinLookup.as_sql(self, compiler, connection)
+
+
+class RowBefore(TupleLessThan):
+    """`(a, b) < (x, y)`, as RowAfter."""
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        return BuiltinLookup.as_sql(self, compiler, connection)
+
+
+def roll_key() -> Tuple:
+    return Tuple(F("pseudonym"), F("id"))
+
+
 def keyset_page(qs: QuerySet[Member], *, after: str = "", before: str = "", size: int = PAGE_SIZE) -> KeysetPage:
     """One page of `qs` ordered by (pseudonym, id), in exactly one query whatever the roll size.
 
     Offset pagination reads and throws away every row before the page; a keyset seeks the index
-    (`member_roll_order`) straight to the cursor, so page 2,000 costs what page 1 costs.
+    (`member_roll_order`, or the status and unit ones under a filter) straight to the cursor with a
+    row-value comparison `(pseudonym, id) > (%s, %s)`, so page 2,000 costs what page 1 costs, in
+    either direction.
     """
     after_key, before_key = decode_cursor(after) if after else None, decode_cursor(before) if before else None
     if before_key is not None:
-        p, pk = before_key
-        rows = list(qs.filter(Q(pseudonym__lt=p) | Q(pseudonym=p, id__lt=pk)).order_by("-pseudonym", "-id")[: size + 1])
+        rows = list(qs.filter(RowBefore(roll_key(), before_key)).order_by("-pseudonym", "-id")[: size + 1])
         more_before = len(rows) > size
         members = rows[:size][::-1]
         return KeysetPage(members, encode_cursor(members[-1]) if members else None,
                           encode_cursor(members[0]) if more_before and members else None)
     if after_key is not None:
-        p, pk = after_key
-        qs = qs.filter(Q(pseudonym__gt=p) | Q(pseudonym=p, id__gt=pk))
+        qs = qs.filter(RowAfter(roll_key(), after_key))
     rows = list(qs[: size + 1])
     members = rows[:size]
     return KeysetPage(members, encode_cursor(members[-1]) if len(rows) > size else None,
