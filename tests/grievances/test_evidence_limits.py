@@ -96,3 +96,20 @@ class TestImageBounds:
         assert "busy" in response.content.decode()
         assert not Evidence.objects.exists() and stored_files(settings.MEDIA_ROOT) == []
         assert raw_upload(login_as(Client(), personas.member), case, "screen.png", small).status_code == 302
+
+    def test_a_png_loses_its_text_exif_and_colour_profile(self) -> None:
+        from PIL import ImageCms, PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", "taken at the Nairobi office by wanjiru")
+        exif = Image.Exif()
+        exif[0x010F] = "PhoneMaker"
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        out = io.BytesIO()
+        Image.new("RGBA", (16, 16), (1, 2, 3, 4)).save(out, "PNG", pnginfo=info, exif=exif, icc_profile=icc)
+        original = out.getvalue()
+        assert b"wanjiru" in original and b"PhoneMaker" in original and b"iCCP" in original
+        clean = check_upload("screen.png", original).content
+        assert b"wanjiru" not in clean and b"PhoneMaker" not in clean and b"eXIf" not in clean and b"iCCP" not in clean
+        image = Image.open(io.BytesIO(clean))
+        assert image.mode == "RGBA" and image.getpixel((3, 3)) == (1, 2, 3, 4) and not image.info.get("icc_profile")
