@@ -57,7 +57,7 @@ class UnitProgress:
 def unit_progress(local: Local) -> list[UnitProgress]:
     """Per unit of the local, members with a valid signed card. Two queries whatever the roll size.
 
-    The count starts from the local's members (index `member_roll_status`) and asks, per member,
+    The count starts from the local's members (index `member_counting`) and asks, per member,
     whether a valid card exists (partial index `card_valid_member`): each member is counted once
     without COUNT(DISTINCT) over every member-card pair, which spilled to disk at 100,000 members,
     and no other local's rows are read.

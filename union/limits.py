@@ -8,7 +8,8 @@ all run at once and the process grows by gigabytes on a two-core server. `heavy_
 `BusyMiddleware` answers with 503 and Retry-After, so a storm is shed rather than queued for ever.
 
 The semaphore is per process: several Daphne processes each get their own slots, which is what
-their memory is sized for.
+their memory is sized for. It is not re-entrant: heavy work must not start more heavy work inside
+its block (with one slot that would wait for itself and end in `Busy`).
 """
 
 from __future__ import annotations
