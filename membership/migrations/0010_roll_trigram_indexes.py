@@ -4,7 +4,7 @@
 `languages::text LIKE '%,sw,%'`: a B-tree cannot serve a pattern with a leading wildcard, so at
 100,000 members a search read the whole local. A GIN index of trigrams over the same expressions
 (pg_trgm) finds the matching rows directly. SQLite has no such index; these operations do nothing
-there (its roll is small enough, and it keeps the B-tree indexes of migration 0004).
+there (its roll is small enough, and it keeps the B-tree indexes of migration 0009).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def drop(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("membership", "0004_roll_filter_and_dashboard_indexes")]
+    dependencies = [("membership", "0009_roll_filter_and_dashboard_indexes")]
 
     operations = [
         TrigramExtension(),

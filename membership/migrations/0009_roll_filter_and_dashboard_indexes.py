@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('membership', '0003_restricted_grievances_permission'),
+        ('membership', '0008_time_zones_and_published_join_link'),
     ]
 
     operations = [
