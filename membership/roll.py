@@ -118,14 +118,14 @@ class RowAfter(TupleGreaterThan):
     PostgreSQL does.
     """
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         return BuiltinLookup.as_sql(self, compiler, connection)
 
 
 class RowBefore(TupleLessThan):
     """`(a, b) < (x, y)`, as RowAfter."""
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         return BuiltinLookup.as_sql(self, compiler, connection)
 
 

@@ -12,7 +12,7 @@ rows. Either way at most one chunk of rows is in memory.
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -58,7 +58,7 @@ def csv_lines(header: Row, rows: Iterable[Row]) -> Iterator[str]:
         yield writer.writerow([neutralise(cell) for cell in row])
 
 
-async def acsv_chunks(header: Row, source: RowSource, *, chunk_rows: int | None = None) -> AsyncIterator[str]:
+async def acsv_chunks(header: Row, source: RowSource, *, chunk_rows: int | None = None) -> AsyncGenerator[str, None]:
     """The file as chunks of `chunk_rows` lines, the rows read in the request's database thread.
 
     `source` is called (and its iterator advanced) only inside that thread: the database
@@ -104,7 +104,7 @@ class CsvResponse(StreamingHttpResponse):
     def __init__(self, header: Row, source: RowSource, *, filename: str, chunk_rows: int | None = None) -> None:
         super().__init__(acsv_chunks(header, source, chunk_rows=chunk_rows), content_type="text/csv; charset=utf-8")
         self._csv_header, self._csv_source = header, source
-        self["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+        self["Content-Disposition"] = str(content_disposition_header(as_attachment=True, filename=filename))
 
     def __iter__(self) -> Iterator[bytes]:
         return (self.make_bytes(line) for line in csv_lines(self._csv_header, self._csv_source()))
