@@ -88,7 +88,7 @@ def measure(client: Client, url: str, *, stream: bool = False) -> tuple[float, i
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         if stream:
-            b"".join(response.streaming_content)
+            b"".join(response)
 
     once()
     queries = []

@@ -11,7 +11,6 @@ CSP), hidden from screen readers: the page puts a table with the same numbers be
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -27,7 +26,6 @@ from grievances.deadlines import DUE_SOON_WORKING_DAYS, WORKING, add_days
 from grievances.models import Grievance
 from grievances.selectors import grievance_list_visible_to
 from membership.models import Local
-from membership.roll import neutralise
 from union import charts
 
 MONTHS = 12
@@ -154,11 +152,6 @@ COLUMNS = ["number", "title", "status", "step", "category", "employer", "unit", 
            "closed", "steward", "grievants"]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _day(value: Any) -> str:
     if value is None:
         return ""
@@ -185,9 +178,11 @@ def case_row(g: Grievance, today: date) -> list[Any]:
     ]
 
 
-def export_lines(qs: QuerySet[Grievance], today: date) -> Iterator[str]:
-    """CSV lines, read a chunk at a time so memory stays flat; every cell neutralised for spreadsheets."""
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(COLUMNS)
+def export_rows(qs: QuerySet[Grievance], today: date) -> Iterator[list[Any]]:
+    """The rows of the CSV file, read a chunk at a time so memory stays flat.
+
+    `union.csv.CsvResponse` neutralises every cell for spreadsheets and streams the rows, under
+    Daphne as an async iterator.
+    """
     for grievance in export_queryset(qs).iterator(chunk_size=EXPORT_CHUNK):
-        yield writer.writerow([neutralise(v) for v in case_row(grievance, today)])
+        yield case_row(grievance, today)

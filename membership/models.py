@@ -238,7 +238,16 @@ class Member(models.Model):
             models.UniqueConstraint(fields=["union", "email_index"], name="member_email_unique_in_union"),
             models.UniqueConstraint(fields=["union", "phone_index"], name="member_phone_unique_in_union"),
         ]
-        indexes = [models.Index(fields=["local", "pseudonym", "id"], name="member_roll_order")]
+        indexes = [
+            # Roll order and keyset pages: `(pseudonym, id) > (%s, %s)` seeks these (membership/roll.py).
+            models.Index(fields=["local", "pseudonym", "id"], name="member_roll_order"),
+            # The same under the narrow filters (a status, a unit).
+            models.Index(fields=["local", "status", "pseudonym", "id"], name="member_roll_status"),
+            models.Index(fields=["local", "unit", "pseudonym", "id"], name="member_roll_unit"),
+            # The dashboard counts the local's card-holding members per unit from this index alone.
+            models.Index(fields=["local", "status", "unit", "id"], condition=models.Q(erased_at__isnull=True),
+                         name="member_counting"),
+        ]
 
     def __str__(self) -> str:
         return self.pseudonym
@@ -357,6 +366,11 @@ class UnionCard(models.Model):
 
     class Meta:
         ordering = ["-signed_at"]
+        indexes = [
+            # The organizing dashboard asks "has this member a valid card, and when was it signed".
+            models.Index(fields=["member", "signed_at"], condition=models.Q(revoked_at__isnull=True),
+                         name="card_valid_member"),
+        ]
 
     def __str__(self) -> str:
         return f"card {self.code}"
@@ -403,6 +417,8 @@ class SupportAssessment(models.Model):
 
     class Meta:
         ordering = ["-recorded_at"]
+        # A member's latest assessment, for the dashboard's support summary, is one index seek.
+        indexes = [models.Index(fields=["member", "-recorded_at", "-id"], name="assessment_latest")]
 
     def __str__(self) -> str:
         return f"{self.member}: {self.level}"
@@ -419,6 +435,8 @@ class RoleGrant(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "local"], name="one_role_per_local")]
+        # The roll's role filter starts from the few grants of one role in the local.
+        indexes = [models.Index(fields=["local", "role"], name="rolegrant_local_role")]
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} @ {self.local}"

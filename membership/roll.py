@@ -19,11 +19,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.lookups import BuiltinLookup
 from django.utils.translation import gettext as _
 
 from membership.models import BargainingUnit, Local, Member, RoleGrant, normalize_phone
 from union import crypto
+from union.csv import neutralise as neutralise  # re-exported: import and tests use it here
 
 PAGE_SIZE = 50
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
@@ -34,7 +37,6 @@ COLUMNS = ("pseudonym", "legal_name", "email", "phone", "unit", "languages", "jo
            "dues_last_paid", "role")
 IMPORT_REQUIRED = ("pseudonym",)
 IMPORT_STATUSES = (Member.Status.ACTIVE, Member.Status.PENDING, Member.Status.LAPSED)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PHONE_QUERY = re.compile(r"^\+?[\d\s().-]{6,}$")
 C1_CONTROLS = re.compile("[\x80-\x9f]")
 
@@ -108,23 +110,46 @@ class KeysetPage:
     prev_cursor: str | None
 
 
+class RowAfter(TupleGreaterThan):
+    """`(a, b) > (x, y)` as one row-value comparison on every database we run on.
+
+    Django writes tuple lookups on SQLite as `a > x OR (a = x AND b > y)`, which no index can
+    seek; SQLite has compared row values since 3.15 (2016), and seeks an index with them as
+    PostgreSQL does.
+    """
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
+        return BuiltinLookup.as_sql(self, compiler, connection)
+
+
+class RowBefore(TupleLessThan):
+    """`(a, b) < (x, y)`, as RowAfter."""
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
+        return BuiltinLookup.as_sql(self, compiler, connection)
+
+
+def roll_key() -> Tuple:
+    return Tuple(F("pseudonym"), F("id"))
+
+
 def keyset_page(qs: QuerySet[Member], *, after: str = "", before: str = "", size: int = PAGE_SIZE) -> KeysetPage:
     """One page of `qs` ordered by (pseudonym, id), in exactly one query whatever the roll size.
 
     Offset pagination reads and throws away every row before the page; a keyset seeks the index
-    (`member_roll_order`) straight to the cursor, so page 2,000 costs what page 1 costs.
+    (`member_roll_order`, or the status and unit ones under a filter) straight to the cursor with a
+    row-value comparison `(pseudonym, id) > (%s, %s)`, so page 2,000 costs what page 1 costs, in
+    either direction.
     """
     after_key, before_key = decode_cursor(after) if after else None, decode_cursor(before) if before else None
     if before_key is not None:
-        p, pk = before_key
-        rows = list(qs.filter(Q(pseudonym__lt=p) | Q(pseudonym=p, id__lt=pk)).order_by("-pseudonym", "-id")[: size + 1])
+        rows = list(qs.filter(RowBefore(roll_key(), before_key)).order_by("-pseudonym", "-id")[: size + 1])
         more_before = len(rows) > size
         members = rows[:size][::-1]
         return KeysetPage(members, encode_cursor(members[-1]) if members else None,
                           encode_cursor(members[0]) if more_before and members else None)
     if after_key is not None:
-        p, pk = after_key
-        qs = qs.filter(Q(pseudonym__gt=p) | Q(pseudonym=p, id__gt=pk))
+        qs = qs.filter(RowAfter(roll_key(), after_key))
     rows = list(qs[: size + 1])
     members = rows[:size]
     return KeysetPage(members, encode_cursor(members[-1]) if len(rows) > size else None,
@@ -132,17 +157,6 @@ def keyset_page(qs: QuerySet[Member], *, after: str = "", before: str = "", size
 
 
 # --- export -----------------------------------------------------------------------------------
-
-def neutralise(value: Any) -> str:
-    """A cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
 
 EXPORT_VALUES = ("pseudonym", "legal_name", "email", "phone", "unit__employer__name", "unit__client__name",
                  "unit__project", "unit__country", "languages", "job_title", "status", "dues", "dues_last_paid", "role")
@@ -157,17 +171,15 @@ def export_row(values: tuple[Any, ...]) -> list[str]:
             job_title, status, dues, last_paid.isoformat() if last_paid else "", role or ""]
 
 
-def export_lines(qs: QuerySet[Member]) -> Iterator[str]:
-    """CSV lines for the members of `qs`, read from the database a chunk at a time.
+def export_rows(qs: QuerySet[Member]) -> Iterator[list[str]]:
+    """The rows of the CSV file for the members of `qs`, read from the database a chunk at a time.
 
-    A generator over `.iterator(chunk_size=...)` of plain tuples (no model instances): memory stays
-    flat whether the roll has a hundred rows or a hundred thousand, and the first bytes leave
-    before the last rows are decrypted.
+    Plain tuples from `.iterator(chunk_size=...)` (no model instances): memory stays flat whether
+    the roll has a hundred rows or a hundred thousand. `union.csv.CsvResponse` neutralises the
+    cells and streams them, under Daphne as an async iterator.
     """
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(COLUMNS)  # BOM: spreadsheets then read the file as UTF-8
     for values in qs.values_list(*EXPORT_VALUES).iterator(chunk_size=EXPORT_CHUNK):
-        yield writer.writerow([neutralise(v) for v in export_row(values)])
+        yield export_row(values)
 
 
 # --- import -----------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from django.utils.http import content_disposition_header
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from union.limits import heavy_work
+
 # Relative URLs in a document resolve against this base, so "/static/css/pdf.css" becomes
 # "https://pdf.tessera.invalid/static/css/pdf.css". The fetcher maps such URLs to files and never
 # opens a connection; the reserved ".invalid" domain (RFC 2606) could not resolve even if a URL
@@ -90,8 +92,10 @@ def html_to_pdf(template_name: str, context: dict[str, Any], *, request: HttpReq
     letter in the language of its recipient.
     """
     html = render_to_string(template_name, context, request=request)
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=StaticFilesFetcher())
-    return document.write_pdf()
+    # Layout takes tens of megabytes and a core: bounded with uploads and password hashing.
+    with heavy_work():
+        document = HTML(string=html, base_url=BASE_URL, url_fetcher=StaticFilesFetcher())
+        return document.write_pdf()
 
 
 def pdf_response(pdf: bytes, *, filename: str) -> HttpResponse:

@@ -122,6 +122,8 @@ MIDDLEWARE = [
     "membership.middleware.OfficerTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Heavy work refused for lack of a slot (union/limits.py) answers 503 "busy", not a server error.
+    "union.limits.BusyMiddleware",
     # Axes goes last so that it sees the outcome of the login view.
     "axes.middleware.AxesMiddleware",
 ]
@@ -211,8 +213,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
 GUARDIAN_MONKEY_PATCH_USER = False
+# Argon2id at m=19 MiB, t=2, p=1 (union/hashers.py; README "Password hashing" has the figures);
+# hashes made with Django's heavier defaults still verify and are re-hashed at the next login.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "union.hashers.TesseraArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -247,6 +251,11 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 # `manage.py audit_checkpoint` records the chain's end each day and `audit_verify` checks it
 # (union/audit.py). Unset: no checkpoints, and truncation of the whole log goes unnoticed.
 TESSERA_AUDIT_CHECKPOINT_FILE = os.environ.get("TESSERA_AUDIT_CHECKPOINT_FILE", "").strip()
+
+# Heavy work (image re-encoding, PDF rendering, password hashing) allowed at once per process, and
+# how long a request waits for a slot before it is answered 503 (union/limits.py).
+TESSERA_HEAVY_WORK_SLOTS = int(os.environ.get("TESSERA_HEAVY_WORK_SLOTS", "2"))
+TESSERA_HEAVY_WORK_WAIT = float(os.environ.get("TESSERA_HEAVY_WORK_WAIT", "10"))
 
 # A roll export larger than this alerts the local's admins.
 TESSERA_EXPORT_ALERT_ROWS = int(os.environ.get("TESSERA_EXPORT_ALERT_ROWS", "500"))

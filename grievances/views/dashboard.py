@@ -11,7 +11,7 @@ from uuid import UUID
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path
 from django.utils import timezone
@@ -25,6 +25,7 @@ from grievances.models import Category, Grievance
 from grievances.services import grievance_export_record
 from membership.models import BargainingUnit, Local
 from membership.permissions import access_local
+from union.csv import CsvResponse
 
 ERR_DATES = gettext_lazy("The first date must not be after the last.")
 
@@ -98,9 +99,9 @@ def export(request: HttpRequest, code: UUID) -> HttpResponse:
         return render(request, "grievances/dashboard/dashboard.html", {"local": local, "form": form}, status=400)
     qs, today = charts.cases_for(request.user, local, filters), timezone.localdate()
     grievance_export_record(actor=request.user, local=local, rows=qs.count())
-    response = StreamingHttpResponse(charts.export_lines(qs, today), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="grievances-{local.slug}-{today.isoformat()}.csv"'
-    return response
+    # An async iterator under Daphne: the first rows leave while the rest are still being read.
+    return CsvResponse(charts.COLUMNS, lambda: charts.export_rows(qs, today),
+                       filename=f"grievances-{local.slug}-{today.isoformat()}.csv")
 
 
 urlpatterns: list[URLPattern] = [

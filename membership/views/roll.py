@@ -12,7 +12,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils import timezone
@@ -42,6 +42,7 @@ from membership.permissions import (
 )
 from membership.permissions import has_local_perm as _has
 from membership.roles import Role
+from union.csv import CsvResponse
 
 
 def _filters(request: HttpRequest, local: Local) -> tuple[RollFilterForm, dict[str, Any]]:
@@ -222,16 +223,15 @@ def roll_reject(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def roll_export(request: HttpRequest, local_code: UUID) -> StreamingHttpResponse:
+def roll_export(request: HttpRequest, local_code: UUID) -> CsvResponse:
     local = access_roll_local(request.user, local_code, need="manage_members")
     _form, filters = _filters(request, local)
     qs = roll.roll_queryset(local, filters)
     alert_rows = settings.TESSERA_EXPORT_ALERT_ROWS
     services.roll_export_record(actor=request.user, local=local, rows=qs.count(), alert_rows=alert_rows)
-    response = StreamingHttpResponse(roll.export_lines(qs), content_type="text/csv; charset=utf-8")
-    name = f"roll-{local.slug}-{timezone.localdate().isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    # An async iterator under Daphne: the first rows leave while the rest are still being read.
+    return CsvResponse(roll.COLUMNS, lambda: roll.export_rows(qs),
+                       filename=f"roll-{local.slug}-{timezone.localdate().isoformat()}.csv")
 
 
 def _import_page(request: HttpRequest, local: Local, **context: Any) -> HttpResponse:

@@ -42,7 +42,7 @@ def table(html: str, heading_id: str) -> dict[str, int]:
 
 
 def csv_rows(response) -> list[dict[str, str]]:
-    text = b"".join(response.streaming_content).decode()
+    text = b"".join(response).decode()
     return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 

@@ -148,7 +148,7 @@ class TestExport:
         return reverse("membership:roll_export", kwargs={"local_code": p.local.code})
 
     def read(self, response: object) -> list[list[str]]:
-        body = b"".join(response.streaming_content).decode("utf-8")  # type: ignore[attr-defined]
+        body = b"".join(response).decode("utf-8")  # type: ignore[arg-type]
         assert body.startswith("\ufeff")
         return list(csv.reader(io.StringIO(body[1:])))
 
