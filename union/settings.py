@@ -257,6 +257,12 @@ TESSERA_AUDIT_CHECKPOINT_FILE = os.environ.get("TESSERA_AUDIT_CHECKPOINT_FILE", 
 TESSERA_HEAVY_WORK_SLOTS = int(os.environ.get("TESSERA_HEAVY_WORK_SLOTS", "2"))
 TESSERA_HEAVY_WORK_WAIT = float(os.environ.get("TESSERA_HEAVY_WORK_WAIT", "10"))
 
+# Join form limits (membership/throttle.py): per client address per hour (addresses kept only as
+# keyed hashes), and per union per hour and per day (past these, organizers are alerted).
+TESSERA_JOIN_PER_ADDRESS_HOUR = int(os.environ.get("TESSERA_JOIN_PER_ADDRESS_HOUR", "60"))
+TESSERA_JOIN_PER_UNION_HOUR = int(os.environ.get("TESSERA_JOIN_PER_UNION_HOUR", "200"))
+TESSERA_JOIN_PER_UNION_DAY = int(os.environ.get("TESSERA_JOIN_PER_UNION_DAY", "1000"))
+
 # A roll export larger than this alerts the local's admins.
 TESSERA_EXPORT_ALERT_ROWS = int(os.environ.get("TESSERA_EXPORT_ALERT_ROWS", "500"))
 
