@@ -13,15 +13,28 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from membership.cardtext import ensure_default_card_texts
 from membership.forms_join import ERR_HANDLE_TAKEN, ERR_PSEUDONYM_CLOSE
 from membership.models import JoinThrottle, Member, User
 from membership.names import ERR_UNSAFE_CHARACTERS, pseudonym_key
 from membership.services import invitation_create
 from tests.base import Personas
-from tests.membership.test_join import confirm_link, counts, form_data, join_url, union, unit  # noqa: F401
+from tests.factories import make_unit
+from tests.membership.test_join import confirm_link, counts, form_data, join_url, without_csrf
 from union.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def union(personas: Personas) -> Any:
+    ensure_default_card_texts(personas.local.union)
+    return personas.local.union
+
+
+@pytest.fixture
+def unit(personas: Personas) -> Any:
+    return make_unit(personas.local)
 
 
 def join(union: Any, unit: Any, n: int, *, address: str = "203.0.113.7", **overrides: Any) -> Any:
@@ -166,6 +179,5 @@ class TestNoHandleOracle:
         assert str(ERR_HANDLE_TAKEN).encode() not in response.content
         taken = Client().post(join_url(union), form_data(unit, handle=personas.member.handle, password="short"))
         free = Client().post(join_url(union), form_data(unit, handle="nobody-has-this", password="short"))
-        strip = __import__("tests.membership.test_join", fromlist=["without_csrf"]).without_csrf
-        assert strip(taken.content).replace(personas.member.handle.encode(), b"H") == strip(free.content).replace(
-            b"nobody-has-this", b"H")
+        assert without_csrf(taken.content).replace(personas.member.handle.encode(), b"H") == without_csrf(
+            free.content).replace(b"nobody-has-this", b"H")
