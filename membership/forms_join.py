@@ -10,7 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
 from membership.models import BargainingUnit, Local, Union, User, handle_validator, normalize_phone
-from membership.names import validate_display_text
+from membership.names import ERR_PSEUDONYM_CLOSE, validate_display_text
 
 NOT_LISTED = "other"
 # Languages members often speak at work; the interface ones first. Names are in the language itself.
@@ -22,7 +22,6 @@ CONSENTS = (
     ("consent_privacy", _("I understand that my data is encrypted and never shared with my employer.")),
 )
 ERR_HANDLE_TAKEN = _("This handle is taken. Choose another one.")
-ERR_PSEUDONYM_CLOSE = _("This pseudonym is too close to a member's. Choose another one, so nobody is taken for someone else.")
 ERR_LOCAL_NEEDED = _("Your workplace is not listed: choose the local closest to you.")
 ERR_PHONE = _("Write the number with its country code, for example +254 700 000 000.")
 

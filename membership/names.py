@@ -26,6 +26,8 @@ from django.utils.translation import gettext_lazy
 
 ERR_UNSAFE_CHARACTERS = gettext_lazy(
     "Remove the invisible or control characters (such as direction marks or zero-width spaces).")
+ERR_PSEUDONYM_CLOSE = gettext_lazy(
+    "This pseudonym is too close to a member's. Choose another one, so nobody is taken for someone else.")
 
 # Cc control, Cf format (bidi overrides and isolates, zero-width space/joiners, BOM), Cs surrogate,
 # Co private use, Cn unassigned, Zl/Zp line and paragraph separators.
