@@ -245,7 +245,9 @@ AXES_ENABLE_ADMIN = False
 AXES_USERNAME_CALLABLE = "membership.lockout.username_key"
 AXES_CLIENT_IP_CALLABLE = "membership.lockout.address_key"
 AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+# Stored query strings mask these; the handler drops the User-Agent and Accept header.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "next", "csrfmiddlewaretoken"]
+AXES_HANDLER = "membership.lockout.PrivateAxesHandler"
 
 # The audit checkpoint file: an append-only file outside the database where
 # `manage.py audit_checkpoint` records the chain's end each day and `audit_verify` checks it
