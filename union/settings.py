@@ -71,6 +71,15 @@ if PRODUCTION and _missing:
 _dev = {} if PRODUCTION or not _missing else _dev_keys()
 
 SECRET_KEY = os.environ.get("TESSERA_SECRET_KEY") or _dev["secret_key"]
+# Sessions, password-reset and confirmation links are signed with it: a short or repetitive key
+# can be guessed offline from one signed value. Django only warns (security.W009); we refuse.
+SECRET_KEY_MIN_LENGTH = 50
+if PRODUCTION and (len(SECRET_KEY.strip()) < SECRET_KEY_MIN_LENGTH or len(set(SECRET_KEY)) < 5
+                   or SECRET_KEY.startswith("django-insecure-")):
+    raise ImproperlyConfigured(
+        f"TESSERA_SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} random characters in production; "
+        "`manage.py generate_keys` prints one."
+    )
 # "kid:base64key,kid:base64key": the first is the primary key, used to encrypt; the others still
 # decrypt, so keys can be rotated with `manage.py rotate_data_keys`.
 TESSERA_DATA_KEYS = os.environ.get("TESSERA_DATA_KEYS") or _dev["data_keys"]
