@@ -26,6 +26,7 @@ from django.db.models.lookups import BuiltinLookup
 from django.utils.translation import gettext as _
 
 from membership.models import BargainingUnit, Local, Member, RoleGrant, normalize_phone
+from membership.names import ERR_UNSAFE_CHARACTERS, unsafe_characters
 from union import crypto
 from union.csv import neutralise as neutralise  # re-exported: import and tests use it here
 
@@ -296,6 +297,8 @@ def _check_row(number: int, record: dict[str, str], units: dict[str, BargainingU
                     legal_name=record.get("legal_name", ""), job_title=record.get("job_title", "")[:120])
     if any(C1_CONTROLS.search(v) for v in record.values()):
         row.errors.append(_("Unreadable characters: the file may be in another encoding (use UTF-8)."))
+    elif unsafe_characters(row.pseudonym) or unsafe_characters(row.legal_name):
+        row.errors.append(str(ERR_UNSAFE_CHARACTERS))
     if not row.pseudonym:
         row.errors.append(_("The pseudonym is missing."))
     email = record.get("email", "")

@@ -372,6 +372,8 @@ def roll_import(*, actor: User, local: Local, rows: list, valid_only: bool = Fal
 
     from django.db import IntegrityError
 
+    from membership.names import pseudonym_key
+
     rejected = [r for r in rows if r.errors]
     if rejected and not valid_only:
         raise MembershipError(ERR_IMPORT_REJECTED)
@@ -387,6 +389,7 @@ def roll_import(*, actor: User, local: Local, rows: list, valid_only: bool = Fal
         member.set_email(row.email)
         member.set_phone(row.phone)
         member.set_languages(row.languages)
+        member.pseudonym_key = pseudonym_key(row.pseudonym)  # bulk_create does not call save()
         members.append(member)
     try:
         with transaction.atomic():

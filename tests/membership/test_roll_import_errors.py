@@ -64,6 +64,18 @@ class TestRowErrors:
         assert fine.language_list == ["sw", "fil", "pt-br"]
 
 
+    def test_hidden_characters_in_names_are_row_errors(self, personas: Personas) -> None:
+        data = "pseudonym,legal_name\nAma\u202eni,\nOk,Zawadi\u2066Njeri\u2069\nFine,Zawadi Njeri\n".encode()
+        response = upload(login_as(Client(), personas.organizer), personas, data)
+        rows = errors(response)
+        assert "invisible" in rows["Ama\u202eni"] and "invisible" in rows["Ok"] and rows["Fine"] == ""
+
+    def test_imported_members_get_their_pseudonym_key(self, personas: Personas) -> None:
+        client = login_as(Client(), personas.organizer)
+        commit(client, personas, upload(client, personas, (HEADER + "Wanjiru,,,,,\n").encode()))
+        assert Member.objects.get(pseudonym="Wanjiru").pseudonym_key == "wanjlru"
+
+
 class TestRoundTrip:
     def export(self, client: Client, p: Personas) -> bytes:
         response = client.get(reverse("membership:roll_export", kwargs={"local_code": p.local.code}))
