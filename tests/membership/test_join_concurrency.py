@@ -66,3 +66,16 @@ def test_simultaneous_joins_with_one_email_all_see_the_same_page(
     index = blind_index(CANARY_EMAIL, purpose="email")
     assert Member.objects.filter(union=union, email_index=index).count() == 1
     assert User.objects.filter(email_index=index).count() == 1
+
+
+def test_simultaneous_joins_racing_for_one_handle_never_answer_500(postgres: None, personas: Personas) -> None:
+    union = personas.local.union
+    ensure_default_card_texts(union)
+    unit = make_unit(personas.local)
+    payloads = [form_data(unit, handle="samehandle", email=f"racer{i}@example.org", pseudonym=f"Racer {i}", phone="")
+                for i in range(THREADS)]
+    statuses = sorted(status for status, _location in post_together(join_url(union), payloads))
+    # The form's check passes for several; the unique index decides; the losers see "handle taken".
+    assert statuses.count(302) == 1 and set(statuses) <= {302, 400}, statuses
+    assert User.objects.filter(handle="samehandle").count() == 1
+    assert Member.objects.filter(pseudonym__startswith="Racer").count() == 1
