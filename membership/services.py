@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy
 
@@ -491,6 +492,22 @@ class HandleTaken(MembershipError):
     """A simultaneous sign-up took the handle between the form's check and this write."""
 
 
+def _lock_email(email_index: str) -> None:
+    """Sign-ups with one address, one at a time, until the transaction ends.
+
+    Simultaneous sign-ups with one address otherwise all pass the duplicate check, then wait on
+    each other's unique index entries while holding the audit chain's lock: PostgreSQL found
+    deadlocks. A transaction-scoped advisory lock keyed on the blind index (no address in clear)
+    makes the second one see the first one's committed rows instead. SQLite needs none: its
+    transactions are IMMEDIATE here, one writer at a time.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(email_index[:15], 16)])
+
+
 def _email_signed(union: Union, email_index: str) -> tuple[Member | None, bool]:
     """The union's member with this email (or None), and whether the email is taken at all.
 
@@ -547,7 +564,8 @@ def join_submit(
     The email is indexed once and looked up once. Simultaneous sign-ups with one address (six
     browsers, or a script) race to the unique indexes: the first commits, the others land on the
     duplicate path inside a savepoint, so every one of them gets the same page and one account
-    exists. Raises HandleTaken only when another address took the same handle in that instant.
+    exists (see `_lock_email`). Raises HandleTaken only when another address took the same handle
+    in that instant.
     """
     from django.db import IntegrityError
 
@@ -555,42 +573,75 @@ def join_submit(
 
     email = email.strip()
     email_index = blind_index(email, purpose="email")
+    _lock_email(email_index)
     existing, taken = _email_signed(union, email_index)
+    probe = Member(union=union)
+    probe.set_phone(phone)
+    phone_clash = bool(probe.phone_index) and Member.objects.filter(
+        union=union, phone_index=probe.phone_index).exists()
+    signup: dict[str, Any] = {
+        "union": union, "local": local, "unit": unit, "handle": handle, "password": password,
+        "pseudonym": pseudonym, "legal_name": legal_name, "phone": "" if phone_clash else phone,
+        "languages": languages, "card_text": card_text, "consents": consents, "invitation": invitation,
+        "confirmed": False, "duplicates_checked": True,
+    }
     if not taken:
-        probe = Member(union=union)
-        probe.set_phone(phone)
-        phone_clash = bool(probe.phone_index) and Member.objects.filter(
-            union=union, phone_index=probe.phone_index).exists()
         try:
             with transaction.atomic():
-                member = member_join(
-                    union=union, local=local, unit=unit, handle=handle, password=password, pseudonym=pseudonym,
-                    legal_name=legal_name, email=email, phone="" if phone_clash else phone, languages=languages,
-                    card_text=card_text, consents=consents, invitation=invitation, confirmed=False,
-                    email_index=email_index, duplicates_checked=True,
-                )
-        except IntegrityError:
-            # The unique index made us wait for the other transaction, which has committed now.
+                member = member_join(email=email, email_index=email_index, **signup)  # type: ignore[arg-type]
+                User.objects.filter(pk=member.user_id).update(language=language)
+        except (IntegrityError, ValidationError):
+            # A simultaneous sign-up committed first: the unique index made us wait for it (or
+            # full_clean saw its handle). Which one it was decides the answer.
             existing, taken = _email_signed(union, email_index)
             if not taken:
                 raise HandleTaken(ERR_HANDLE_RACE) from None
         else:
-            User.objects.filter(pk=member.user_id).update(language=language)
             if phone_clash:
                 audit_record(None, "join.phone_clash", member, local_id=local.pk)
             _send_join_email(email=email, language=language, member=member)
             return member
-    _join_duplicate(union=union, local=local, existing=existing, handle=handle, password=password,
-                    email=email, language=language, invitation=invitation)
+    _rehearse_join(signup, language=language)
+    _join_duplicate(local=local, existing=existing, handle=handle, email=email, language=language,
+                    invitation=invitation)
     return None
 
 
-def _join_duplicate(*, union: Union, local: Local, existing: Member | None, handle: str, password: str, email: str,
-                    language: str, invitation: Invitation | None) -> None:
+class _Rehearsal(Exception):
+    """Raised to roll a rehearsed sign-up back."""
+
+
+def _rehearse_join(signup: dict[str, Any], *, language: str) -> None:
+    """Run the real sign-up under a throwaway address, then roll it back: nothing is kept.
+
+    A known address must cost what a new one costs, or the answer's timing tells the visitor
+    that the address has signed. Measured before this: 75 queries against 23 (about 85 ms on
+    PostgreSQL, beside ~800 ms of Argon2 that both paths pay). The rehearsal runs the same
+    code (the password hash, the member, card, role and audit rows), in a savepoint that is
+    rolled back; events queued in it are dropped with it.
+    """
+    import secrets
+
+    from django.db import IntegrityError
+
+    from union.crypto import blind_index
+
+    email = f"rehearsal-{secrets.token_hex(8)}@rehearsal.invalid"
+    try:
+        with transaction.atomic():
+            member = member_join(email=email, email_index=blind_index(email, purpose="email"),
+                                 **signup)  # type: ignore[arg-type]
+            User.objects.filter(pk=member.user_id).update(language=language)
+            raise _Rehearsal
+    except (_Rehearsal, IntegrityError, ValidationError, MembershipError):
+        pass  # rolled back, as intended, or a simultaneous sign-up took the handle: same cost paid
+
+
+def _join_duplicate(*, local: Local, existing: Member | None, handle: str, email: str, language: str,
+                    invitation: Invitation | None) -> None:
     from django.utils import timezone
 
-    # The same costly work as a new sign-up (one password hash, a user row), so timing tells little.
-    _reserve_handle(handle=handle, password=password, language=language)
+    _reserve_handle(handle=handle, language=language)
     if invitation is not None:
         Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True).update(used_at=timezone.now())
     if existing is not None and existing.user is not None and not existing.user.is_active:
@@ -602,17 +653,15 @@ def _join_duplicate(*, union: Union, local: Local, existing: Member | None, hand
     _send_join_email(email=email, language=language, member=existing)
 
 
-def _reserve_handle(*, handle: str, password: str, language: str) -> User | None:
+def _reserve_handle(*, handle: str, language: str) -> User | None:
     """An inactive account with no email and no usable password: it only keeps the handle taken.
 
     It expires with the link a real sign-up would have had (`join_cleanup` frees the handle). None
     when a simultaneous sign-up took the same handle: it is taken either way.
     """
-    from django.contrib.auth.hashers import make_password
     from django.db import IntegrityError
     from django.utils import timezone
 
-    make_password(password)  # as costly as the real sign-up's hash, and then thrown away
     user = User(handle=handle.strip().lower(), language=language, is_active=False,
                 confirm_by=timezone.now() + timedelta(seconds=JOIN_CONFIRM_MAX_AGE))
     user.set_unusable_password()
