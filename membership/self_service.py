@@ -234,7 +234,8 @@ def member_export(*, actor: User, member: Member) -> dict[str, Any]:
         "member": {
             "code": str(member.code), "union": member.union.name, "local": member.local.name,
             "unit": str(member.unit) if member.unit else None, "pseudonym": member.pseudonym,
-            "legal_name": member.legal_name, "email": member.email, "phone": member.phone,
+            "legal_name": member.legal_name, "email": member.email, "pending_email": member.pending_email,
+            "phone": member.phone,
             "organizer_notes": member.notes, "languages": member.language_list, "job_title": member.job_title,
             "status": member.status, "status_changed_at": when(member.status_changed_at),
             "dues": member.dues, "dues_last_paid": when(member.dues_last_paid),
