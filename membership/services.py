@@ -485,7 +485,6 @@ def _send_join_email(*, email: str, language: str, member: Member | None) -> Non
 
 
 ERR_HANDLE_RACE = gettext_lazy("This handle is taken. Choose another one.")
-PSEUDONYM_RENAMED = "pseudonym too close to a member's"
 
 
 class HandleTaken(MembershipError):
@@ -694,7 +693,7 @@ def member_confirm_email(*, member: Member) -> Member:
         member.pseudonym = f"{member.pseudonym[:72]} {secrets.randbelow(9000) + 1000}"
         member.save(update_fields=["pseudonym"])
         audit_record(member.user, "member.pseudonym_renamed", member, local_id=member.local_id,
-                     reason=PSEUDONYM_RENAMED)
+                     cause="too_close_to_a_member")
     _set_status(actor=member.user, member=member, new=Member.Status.PENDING, reason="email confirmed")
     return member
 
