@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -53,10 +54,10 @@ def hit(key: str, *, window: timedelta, now: datetime | None = None) -> int:
     key_c, start_c, hits_c, alerted_c = (connection.ops.quote_name(c) for c in ("key", "window_start", "hits", "alerted"))
     sql = (f"INSERT INTO {table} ({key_c}, {start_c}, {hits_c}, {alerted_c}) VALUES (%s, %s, 1, %s) "  # noqa: S608
            f"ON CONFLICT ({key_c}, {start_c}) DO UPDATE SET {hits_c} = {table}.{hits_c} + 1 RETURNING {hits_c}")
-    field = JoinThrottle._meta.get_field("window_start")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key, field.get_db_prep_value(start, connection), False])
-        return int(cursor.fetchone()[0])
+        cursor.execute(sql, [key, connection.ops.adapt_datetimefield_value(start), False])
+        row = cursor.fetchone()
+    return int(row[0])
 
 
 def claim_alert(key: str, *, window: timedelta, now: datetime | None = None) -> bool:
@@ -88,7 +89,7 @@ def union_allowed(union: Union) -> bool:
     over = [(key, window, limit) for key, window, limit in limits if hit(key, window=window) > limit]
     for key, window, limit in over:
         if claim_alert(key, window=window):
-            transaction.on_commit(lambda w=window, n=limit: _alert_organizers(union, window=w, limit=n))
+            transaction.on_commit(partial(_alert_organizers, union, window=window, limit=limit))
     return not over
 
 
