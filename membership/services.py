@@ -584,7 +584,9 @@ def join_submit(
         "languages": languages, "card_text": card_text, "consents": consents, "invitation": invitation,
         "confirmed": False, "duplicates_checked": True,
     }
-    if not taken:
+    for attempt in ("as typed", "without the phone"):
+        if taken:
+            break
         try:
             with transaction.atomic():
                 member = member_join(email=email, email_index=email_index, **signup)  # type: ignore[arg-type]
@@ -593,8 +595,13 @@ def join_submit(
             # A simultaneous sign-up committed first: the unique index made us wait for it (or
             # full_clean saw its handle). Which one it was decides the answer.
             existing, taken = _email_signed(union, email_index)
-            if not taken:
+            if taken:
+                break
+            if attempt == "without the phone" or User.objects.filter(handle=handle.strip().lower()).exists():
                 raise HandleTaken(ERR_HANDLE_RACE) from None
+            # Someone else's sign-up took the phone: dropped, as a known phone is.
+            phone_clash, signup["phone"] = True, ""
+            continue
         else:
             if phone_clash:
                 audit_record(None, "join.phone_clash", member, local_id=local.pk)

@@ -79,3 +79,15 @@ def test_simultaneous_joins_racing_for_one_handle_never_answer_500(postgres: Non
     assert statuses.count(302) == 1 and set(statuses) <= {302, 400}, statuses
     assert User.objects.filter(handle="samehandle").count() == 1
     assert Member.objects.filter(pseudonym__startswith="Racer").count() == 1
+
+
+def test_simultaneous_joins_with_one_phone_all_join_and_one_keeps_it(postgres: None, personas: Personas) -> None:
+    union = personas.local.union
+    ensure_default_card_texts(union)
+    unit = make_unit(personas.local)
+    payloads = [form_data(unit, handle=f"phoner{i}", email=f"phoner{i}@example.org", pseudonym=f"Phoner {i}",
+                          phone="+254 711 000 999") for i in range(THREADS)]
+    answers = post_together(join_url(union), payloads)
+    assert {status for status, _location in answers} == {302}, answers
+    phones = list(Member.objects.filter(pseudonym__startswith="Phoner").values_list("phone", flat=True))
+    assert len(phones) == THREADS and sorted(phones, key=bool) == [None] * (THREADS - 1) + ["+254711000999"]
