@@ -711,6 +711,7 @@ def join_ceiling_alert(*, union: Union, per: str, limit: int) -> int:
     Sent once per window by `membership.throttle.union_allowed`. The text says what happened and
     what to do, never who tried to join.
     """
+    from django.urls import reverse
     from django.utils import translation
     from django.utils.translation import gettext
     from guardian.shortcuts import get_users_with_perms
@@ -731,7 +732,7 @@ def join_ceiling_alert(*, union: Union, per: str, limit: int) -> int:
                             "Invitation links still work.") if per == "day" else
                     gettext("More sign-ups than usual: the public join form is paused for the rest of the hour. "
                             "Invitation links still work."))
-        notify_user(user.pk, kind="join.ceiling", text=text, url="/audit/")
+        notify_user(user.pk, kind="join.ceiling", text=text, url=reverse("audit_log"))
         transaction.on_commit(lambda u=user: emails.account_news(u))
     for local in locals_:
         audit_record(None, "join.ceiling", union, local_id=local.pk, per=per, limit=limit, alerted=len(people))
