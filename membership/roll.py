@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from membership.models import BargainingUnit, Local, Member, RoleGrant, normalize_phone
 from membership.names import ERR_UNSAFE_CHARACTERS, unsafe_characters
 from union import crypto
+from union.csv import FORMULA_STARTS
 from union.csv import neutralise as neutralise  # re-exported: import and tests use it here
 
 PAGE_SIZE = 50

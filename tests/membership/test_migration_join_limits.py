@@ -1,4 +1,4 @@
-"""Migration 0009 fills what existing rows need: pseudonym keys, and deadlines for waiting accounts."""
+"""Migration 0011 fills what existing rows need: pseudonym keys, and deadlines for waiting accounts."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BEFORE = [("membership", "0008_time_zones_and_published_join_link")]
-AFTER = [("membership", "0009_join_limits_pseudonym_keys_pending_email")]
+BEFORE = [("membership", "0010_roll_trigram_indexes")]
+AFTER = [("membership", "0011_join_limits_pseudonym_keys_pending_email")]
 
 
 def test_existing_members_get_keys_and_waiting_accounts_a_deadline() -> None:
