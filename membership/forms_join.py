@@ -10,6 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
 from membership.models import BargainingUnit, Local, Union, User, handle_validator, normalize_phone
+from membership.names import ERR_PSEUDONYM_CLOSE, validate_display_text
 
 NOT_LISTED = "other"
 # Languages members often speak at work; the interface ones first. Names are in the language itself.
@@ -34,7 +35,7 @@ class JoinForm(forms.Form):
                              help_text=_("Your employer, the client and your project or queue."))
     local = forms.ChoiceField(label=_("Local"), required=False,
                               help_text=_("Only if your workplace is not listed: the local closest to you."))
-    pseudonym = forms.CharField(label=_("Pseudonym"), max_length=80,
+    pseudonym = forms.CharField(label=_("Pseudonym"), max_length=80, validators=[validate_display_text],
                                 help_text=_("The name your coworkers see in the union. It can be a nickname."))
     email = forms.EmailField(label=_("Email"), max_length=254,
                              help_text=_("We send you a link to confirm. Never shown to your employer."))
@@ -46,7 +47,7 @@ class JoinForm(forms.Form):
     password = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput(render_value=False),
                                help_text=_("At least 10 characters. A few unrelated words work well."))
     legal_name = forms.CharField(label=_("Your full legal name (your signature)"), max_length=200,
-                                 help_text=_("Typing your name here signs the card above."))
+                                 validators=[validate_display_text], help_text=_("Typing your name here signs the card above."))
     consent_join = forms.BooleanField(label=CONSENTS[0][1])
     consent_represent = forms.BooleanField(label=CONSENTS[1][1])
     consent_privacy = forms.BooleanField(label=CONSENTS[2][1])
@@ -75,10 +76,7 @@ class JoinForm(forms.Form):
         self._locals = {str(loc.code): loc for loc in locals_}
 
     def clean_handle(self) -> str:
-        handle = self.cleaned_data["handle"].strip().lower()
-        if User.objects.filter(handle=handle).exists():
-            raise forms.ValidationError(ERR_HANDLE_TAKEN)
-        return handle
+        return self.cleaned_data["handle"].strip().lower()
 
     def clean_phone(self) -> str:
         phone = normalize_phone(self.cleaned_data["phone"])
@@ -104,7 +102,21 @@ class JoinForm(forms.Form):
             data["local_obj"] = self._locals.get(data.get("local") or "")
             if unit_code == NOT_LISTED and data["local_obj"] is None:
                 self.add_error("local", ERR_LOCAL_NEEDED)
+        self._check_taken(data)
         return data
+
+    def _check_taken(self, data: dict[str, Any]) -> None:
+        """Whether the handle is taken, or the pseudonym too close to a member's: last, and only
+        for a form that is otherwise valid, so the form cannot be used to test handles or
+        pseudonyms one field at a time (and the per-address limit bounds whole-form tries)."""
+        from membership.services import pseudonym_clashes
+
+        if self.errors:
+            return
+        if User.objects.filter(handle=data["handle"]).exists():
+            self.add_error("handle", ERR_HANDLE_TAKEN)
+        if pseudonym_clashes(union=self.union, pseudonym=data["pseudonym"]):
+            self.add_error("pseudonym", ERR_PSEUDONYM_CLOSE)
 
     def consents(self) -> dict[str, str]:
         """What was agreed, as the words shown (in the visitor's language), kept with the card.

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from membership.models import Member, User, normalize_phone
+from membership.names import validate_display_text
 
 # Languages a member may say they work or speak in, named in their own language (no translation
 # needed, and a reader finds their own language whatever the page's language is).
@@ -20,7 +21,7 @@ MEMBER_LANGUAGES = (
 
 class ProfileForm(forms.Form):
     pseudonym = forms.CharField(
-        label=_("Pseudonym"), max_length=80,
+        label=_("Pseudonym"), max_length=80, validators=[validate_display_text],
         help_text=_("What coworkers in the union see. It does not need to be your real name."),
     )
     languages = forms.MultipleChoiceField(

@@ -13,9 +13,13 @@ import hmac
 import ipaddress
 from typing import Any
 
+from axes.handlers.database import AxesDatabaseHandler
+from axes.handlers.proxy import AxesProxyHandler
 from django.http import HttpRequest
 
 from union import crypto
+
+OMITTED = "-"
 
 
 def username_key(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
@@ -39,3 +43,21 @@ def address_key(request: HttpRequest) -> str:
     remote = request.META.get("REMOTE_ADDR", "") or "unknown"
     digest = hmac.new(crypto.derived_key("lockout-address"), remote.encode(), hashlib.sha256).digest()
     return str(ipaddress.IPv6Address(b"\xfd" + digest[:15]))
+
+
+class PrivateAxesHandler(AxesDatabaseHandler):
+    """Axes' database handler, minus what would place a worker: the browser and where they were going.
+
+    Axes keeps, with every failed login, the User-Agent (255 characters: phone model, OS build,
+    often enough to single out one worker at a vendor), the Accept header, and the query string
+    (`?next=/roll/<local>/...` says which page they wanted). The lockout needs none of them: it is
+    keyed on the hashed account and address. They are replaced by a fixed placeholder before axes
+    writes its row, and `next` is masked in the stored query strings (AXES_SENSITIVE_PARAMETERS).
+    """
+
+    def user_login_failed(self, sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+        if request is not None:
+            AxesProxyHandler.update_request(request)
+            request.axes_user_agent = OMITTED
+            request.axes_http_accept = OMITTED
+        super().user_login_failed(sender, credentials, request, **kwargs)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from membership.names import pseudonym_key, validate_display_text
 from membership.roles import LOCAL_PERMISSIONS, Role
 from membership.time_zones import time_zone_names, validate_time_zone
 from union import crypto
@@ -32,9 +33,10 @@ def new_session_nonce() -> str:
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(self, handle: str, password: str | None = None, *, email: str = "", **extra: object) -> User:
+    def create_user(self, handle: str, password: str | None = None, *, email: str = "", email_index: str | None = None,
+                    **extra: object) -> User:
         user = self.model(handle=handle.strip().lower(), **extra)
-        user.set_email(email)
+        user.set_email(email, index=email_index)
         user.set_password(password)
         user.full_clean(exclude=["password"])
         user.save(using=self._db)
@@ -71,6 +73,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     # Mixed into the session hash: replacing it ends every session of the user at once.
     session_nonce = models.CharField(max_length=32, default=new_session_nonce, editable=False)
+    # Set while the account waits for its email to be confirmed (and on handle reservations):
+    # `manage.py join_cleanup` deletes it after this time, freeing the handle.
+    confirm_by = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     USERNAME_FIELD = "handle"
     EMAIL_FIELD = "email"
@@ -81,10 +86,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.handle
 
-    def set_email(self, email: str | None) -> None:
+    def set_email(self, email: str | None, *, index: str | None = None) -> None:
+        """Set the email and its blind index (`index`, when the caller computed it already)."""
         email = (email or "").strip()
         self.email = email or None
-        self.email_index = crypto.blind_index(email, purpose="email") if email else None
+        self.email_index = (index or crypto.blind_index(email, purpose="email")) if email else None
 
     def get_session_auth_hash(self) -> str:
         return salted_hmac(
@@ -214,10 +220,16 @@ class Member(models.Model):
     local = models.ForeignKey(Local, on_delete=models.PROTECT, related_name="members")
     unit = models.ForeignKey(BargainingUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="members")
     user = models.OneToOneField(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="member")
-    pseudonym = models.CharField(_("pseudonym"), max_length=80)
-    legal_name = EncryptedTextField(_("legal name"), null=True, blank=True)
+    pseudonym = models.CharField(_("pseudonym"), max_length=80, validators=[validate_display_text])
+    # The pseudonym's look-alike skeleton (membership/names.py), kept by save(): a new pseudonym
+    # too close to a confirmed member's is refused.
+    pseudonym_key = models.CharField(max_length=80, blank=True, default="", editable=False)
+    legal_name = EncryptedTextField(_("legal name"), null=True, blank=True, validators=[validate_display_text])
     email = EncryptedTextField(_("email"), null=True, blank=True)
     email_index = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    # A new address the member asked for on their own page; it replaces `email` only once the
+    # link sent to it is opened, so the page never says whether the address was someone else's.
+    pending_email = EncryptedTextField(null=True, blank=True, editable=False)
     phone = EncryptedTextField(_("phone"), null=True, blank=True)
     phone_index = models.CharField(max_length=64, null=True, blank=True, editable=False)
     notes = EncryptedTextField(_("organizer notes"), null=True, blank=True)
@@ -247,15 +259,24 @@ class Member(models.Model):
             # The dashboard counts the local's card-holding members per unit from this index alone.
             models.Index(fields=["local", "status", "unit", "id"], condition=models.Q(erased_at__isnull=True),
                          name="member_counting"),
+            models.Index(fields=["union", "pseudonym_key"], name="member_pseudonym_key"),
         ]
 
     def __str__(self) -> str:
         return self.pseudonym
 
-    def set_email(self, email: str | None) -> None:
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.pseudonym_key = pseudonym_key(self.pseudonym)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "pseudonym" in update_fields:  # type: ignore[operator]
+            kwargs["update_fields"] = {*update_fields, "pseudonym_key"}  # type: ignore[misc]
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def set_email(self, email: str | None, *, index: str | None = None) -> None:
+        """Set the email and its blind index (`index`, when the caller computed it already)."""
         email = (email or "").strip()
         self.email = email or None
-        self.email_index = crypto.blind_index(email, purpose="email") if email else None
+        self.email_index = (index or crypto.blind_index(email, purpose="email")) if email else None
 
     def set_phone(self, phone: str | None) -> None:
         phone = normalize_phone(phone or "")
@@ -440,6 +461,26 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} @ {self.local}"
+
+
+class JoinThrottle(models.Model):
+    """A counter of sign-up attempts in one fixed time window, shared by every Daphne process.
+
+    `key` names what is counted: a keyed hash of a client address (never the address itself) or
+    a union's hourly or daily total. `alerted` makes the organizers' alert go out once per window.
+    Rows older than a day are deleted by `manage.py join_cleanup`.
+    """
+
+    key = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+    alerted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="join_throttle_one_row_per_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}@{self.window_start:%Y-%m-%d %H:%M}: {self.hits}"
 
 
 # Second-factor devices live in their own module; importing them here registers them with the app.

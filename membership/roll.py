@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,7 +26,9 @@ from django.db.models.lookups import BuiltinLookup
 from django.utils.translation import gettext as _
 
 from membership.models import BargainingUnit, Local, Member, RoleGrant, normalize_phone
+from membership.names import ERR_UNSAFE_CHARACTERS, unsafe_characters
 from union import crypto
+from union.csv import FORMULA_STARTS
 from union.csv import neutralise as neutralise  # re-exported: import and tests use it here
 
 PAGE_SIZE = 50
@@ -39,6 +42,10 @@ IMPORT_REQUIRED = ("pseudonym",)
 IMPORT_STATUSES = (Member.Status.ACTIVE, Member.Status.PENDING, Member.Status.LAPSED)
 PHONE_QUERY = re.compile(r"^\+?[\d\s().-]{6,}$")
 C1_CONTROLS = re.compile("[\x80-\x9f]")
+# A language as the roll stores it: an ISO 639 code with an optional region or script
+# ("sw", "fil", "pt-br", "zh-hant"). Anything else would be noise, and the column holds 100 characters.
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+LANGUAGES_MAX = 100
 
 
 # --- listing ----------------------------------------------------------------------------------
@@ -241,6 +248,16 @@ def parse_csv(text: str, local: Local) -> ImportPreview:
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(text.splitlines(), dialect)
+    try:
+        return _parse_rows(reader, local)
+    except csv.Error:
+        # The csv module refuses a field over csv.field_size_limit() (131,072 characters) and
+        # some malformed quoting; either way the file cannot be read row by row.
+        raise ImportFileError(_("This file cannot be read as CSV: a cell is too long (more than %(n)s characters) "
+                                "or quotes are unbalanced.") % {"n": csv.field_size_limit()}) from None
+
+
+def _parse_rows(reader: Iterator[list[str]], local: Local) -> ImportPreview:
     header = [h.strip().lower().lstrip("\ufeff") for h in next(reader, [])]
     missing = [c for c in IMPORT_REQUIRED if c not in header]
     if missing:
@@ -253,10 +270,19 @@ def parse_csv(text: str, local: Local) -> ImportPreview:
             continue
         if len(rows) >= IMPORT_MAX_ROWS:
             raise ImportFileError(_("The file has too many rows (at most %(n)s).") % {"n": IMPORT_MAX_ROWS})
-        record = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)}
+        record = {name: _unneutralise(cells[i].strip()) if i < len(cells) else "" for i, name in enumerate(header)}
         rows.append(_check_row(number, record, units))
     _check_duplicates(rows, local)
     return ImportPreview(rows)
+
+
+def _unneutralise(cell: str) -> str:
+    """Undo `neutralise`: our own export wrote "'+254..." so a spreadsheet would not run it.
+
+    Without this an exported phone comes back without its "+", indexes differently and a member
+    already on the roll is imported a second time.
+    """
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
 def _unit_lookup(local: Local) -> dict[str, BargainingUnit]:
@@ -272,6 +298,8 @@ def _check_row(number: int, record: dict[str, str], units: dict[str, BargainingU
                     legal_name=record.get("legal_name", ""), job_title=record.get("job_title", "")[:120])
     if any(C1_CONTROLS.search(v) for v in record.values()):
         row.errors.append(_("Unreadable characters: the file may be in another encoding (use UTF-8)."))
+    elif unsafe_characters(row.pseudonym) or unsafe_characters(row.legal_name):
+        row.errors.append(str(ERR_UNSAFE_CHARACTERS))
     if not row.pseudonym:
         row.errors.append(_("The pseudonym is missing."))
     email = record.get("email", "")
@@ -292,6 +320,9 @@ def _check_row(number: int, record: dict[str, str], units: dict[str, BargainingU
         if row.unit is None:
             row.errors.append(_("Unknown bargaining unit."))
     row.languages = [c for c in re.split(r"[\s,;]+", record.get("languages", "").lower()) if c][:8]
+    if any(not LANGUAGE_CODE.match(c) for c in row.languages):
+        row.errors.append(_("Unknown language code (use codes such as sw, en, fil or pt-br)."))
+        row.languages = []
     status = record.get("status", "").lower() or Member.Status.ACTIVE
     if status not in IMPORT_STATUSES:
         row.errors.append(_("Unknown status (use active, pending or lapsed)."))
@@ -303,9 +334,20 @@ def _check_row(number: int, record: dict[str, str], units: dict[str, BargainingU
     else:
         row.dues = dues
     row.dues_last_paid = record.get("dues_last_paid", "")
-    if row.dues_last_paid and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", row.dues_last_paid):
-        row.errors.append(_("Write the last dues payment as YYYY-MM-DD."))
+    if row.dues_last_paid and not _is_date(row.dues_last_paid):
+        row.errors.append(_("Write the last dues payment as a real date, YYYY-MM-DD."))
     return row
+
+
+def _is_date(text: str) -> bool:
+    """YYYY-MM-DD naming a day that exists (2026-02-30 does not)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_duplicates(rows: list[ImportRow], local: Local) -> None:
@@ -314,6 +356,8 @@ def _check_duplicates(rows: list[ImportRow], local: Local) -> None:
     phones = {r.line: crypto.blind_index(r.phone, purpose="phone") for r in rows if r.phone}
     on_roll_e = set(_existing(local, "email_index", emails.values()))
     on_roll_p = set(_existing(local, "phone_index", phones.values()))
+    bare = [r.pseudonym for r in rows if r.pseudonym and not r.email and not r.phone]
+    on_roll_names = set(_existing(local, "pseudonym", bare, local_only=True))
     seen_e: set[str] = set()
     seen_p: set[str] = set()
     for row in rows:
@@ -322,18 +366,25 @@ def _check_duplicates(rows: list[ImportRow], local: Local) -> None:
             row.errors.append(_("Duplicate: the same email or phone appears earlier in the file."))
         elif (e and e in on_roll_e) or (p and p in on_roll_p):
             row.errors.append(_("Already on the roll: this email or phone is already a member's."))
+        elif not e and not p and row.pseudonym in on_roll_names:
+            # Nothing else tells two people apart: re-importing an export must not double the roll.
+            row.errors.append(_("Already on the roll: a member of this local has this pseudonym, "
+                                "and no email or phone tells them apart."))
         if e:
             seen_e.add(e)
         if p:
             seen_p.add(p)
 
 
-def _existing(local: Local, column: str, values: Iterable[str]) -> list[str]:
+def _existing(local: Local, column: str, values: Iterable[str], *, local_only: bool = False) -> list[str]:
     values = list(values)
     found: list[str] = []
+    members = Member.objects.filter(union_id=local.union_id)
+    if local_only:
+        members = members.filter(local=local, erased_at__isnull=True)
     for start in range(0, len(values), 500):  # stay under SQLite's limit on query parameters
         chunk = values[start : start + 500]
-        found += Member.objects.filter(union_id=local.union_id, **{f"{column}__in": chunk}).values_list(column, flat=True)
+        found += members.filter(**{f"{column}__in": chunk}).values_list(column, flat=True)
     return found
 
 

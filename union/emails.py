@@ -60,3 +60,28 @@ def join_already_signed(*, email: str, language: str) -> None:
             "If it was not you, ignore this email.\n"
         ) % {"site": settings.TESSERA_SITE_NAME, "url": _site_url(reverse("account:login"))}
     send_mail(subject, body, None, [email])
+
+
+def email_change_confirm(*, email: str, language: str, token: str) -> None:
+    """The link that moves an account to a new address; sent to the new address only."""
+    with translation.override(language or "en"):
+        subject = _("%(site)s: confirm your new email address") % {"site": settings.TESSERA_SITE_NAME}
+        body = _(
+            "Someone, probably you, asked to use this address for an account on %(site)s. "
+            "Open this link within three days to confirm it:\n\n%(url)s\n\n"
+            "If it was not you, ignore this email: nothing changes.\n"
+        ) % {"site": settings.TESSERA_SITE_NAME,
+             "url": _site_url(reverse("membership:me_email_confirm", kwargs={"token": token}))}
+    send_mail(subject, body, None, [email])
+
+
+def email_change_taken(*, email: str, language: str) -> None:
+    """Someone asked to move their account to an address that already has one."""
+    with translation.override(language or "en"):
+        subject = _("%(site)s: this address already has an account") % {"site": settings.TESSERA_SITE_NAME}
+        body = _(
+            "Someone, probably you, asked to use this address for another account on %(site)s. "
+            "This address already has an account, so nothing was changed. To use it, log in with it:\n\n"
+            "%(url)s\n\nIf it was not you, ignore this email.\n"
+        ) % {"site": settings.TESSERA_SITE_NAME, "url": _site_url(reverse("account:login"))}
+    send_mail(subject, body, None, [email])

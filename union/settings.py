@@ -71,6 +71,15 @@ if PRODUCTION and _missing:
 _dev = {} if PRODUCTION or not _missing else _dev_keys()
 
 SECRET_KEY = os.environ.get("TESSERA_SECRET_KEY") or _dev["secret_key"]
+# Sessions, password-reset and confirmation links are signed with it: a short or repetitive key
+# can be guessed offline from one signed value. Django only warns (security.W009); we refuse.
+SECRET_KEY_MIN_LENGTH = 50
+if PRODUCTION and (len(SECRET_KEY.strip()) < SECRET_KEY_MIN_LENGTH or len(set(SECRET_KEY)) < 5
+                   or SECRET_KEY.startswith("django-insecure-")):
+    raise ImproperlyConfigured(
+        f"TESSERA_SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} random characters in production; "
+        "`manage.py generate_keys` prints one."
+    )
 # "kid:base64key,kid:base64key": the first is the primary key, used to encrypt; the others still
 # decrypt, so keys can be rotated with `manage.py rotate_data_keys`.
 TESSERA_DATA_KEYS = os.environ.get("TESSERA_DATA_KEYS") or _dev["data_keys"]
@@ -245,7 +254,9 @@ AXES_ENABLE_ADMIN = False
 AXES_USERNAME_CALLABLE = "membership.lockout.username_key"
 AXES_CLIENT_IP_CALLABLE = "membership.lockout.address_key"
 AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+# Stored query strings mask these; the handler drops the User-Agent and Accept header.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "next", "csrfmiddlewaretoken"]
+AXES_HANDLER = "membership.lockout.PrivateAxesHandler"
 
 # The audit checkpoint file: an append-only file outside the database where
 # `manage.py audit_checkpoint` records the chain's end each day and `audit_verify` checks it
@@ -256,6 +267,12 @@ TESSERA_AUDIT_CHECKPOINT_FILE = os.environ.get("TESSERA_AUDIT_CHECKPOINT_FILE", 
 # how long a request waits for a slot before it is answered 503 (union/limits.py).
 TESSERA_HEAVY_WORK_SLOTS = int(os.environ.get("TESSERA_HEAVY_WORK_SLOTS", "2"))
 TESSERA_HEAVY_WORK_WAIT = float(os.environ.get("TESSERA_HEAVY_WORK_WAIT", "10"))
+
+# Join form limits (membership/throttle.py): per client address per hour (addresses kept only as
+# keyed hashes), and per union per hour and per day (past these, organizers are alerted).
+TESSERA_JOIN_PER_ADDRESS_HOUR = int(os.environ.get("TESSERA_JOIN_PER_ADDRESS_HOUR", "60"))
+TESSERA_JOIN_PER_UNION_HOUR = int(os.environ.get("TESSERA_JOIN_PER_UNION_HOUR", "200"))
+TESSERA_JOIN_PER_UNION_DAY = int(os.environ.get("TESSERA_JOIN_PER_UNION_DAY", "1000"))
 
 # A roll export larger than this alerts the local's admins.
 TESSERA_EXPORT_ALERT_ROWS = int(os.environ.get("TESSERA_EXPORT_ALERT_ROWS", "500"))

@@ -23,12 +23,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from membership import throttle
 from membership.cards import card_pdf
 from membership.forms_join import JoinForm
 from membership.models import Invitation, Member, Union, UnionCard
 from membership.permissions import access_inviting_member, access_own_card
 from membership.services import (
     INVITATION_DAYS,
+    HandleTaken,
     MembershipError,
     card_revoke,
     current_card_text,
@@ -85,16 +87,26 @@ def _join(request: HttpRequest, union: Union, *, invitation: Invitation | None) 
                                "existing": _member_in(request.user, union), "now": timezone.now()}
     if card_text is None or context["existing"] is not None:
         return render(request, "membership/join/form.html", context)
+    # An invitation comes from a member: it is not counted against the address (an office
+    # behind one NAT address can always join that way), only against the union's ceiling.
+    if request.method == "POST" and invitation is None and not throttle.address_allowed(request):
+        return render(request, "membership/join/paused.html", {"union": union, "reason": "address"}, status=429)
     form = JoinForm(request.POST or None, union=union, local=invitation.local if invitation else None)
     if request.method == "POST" and form.is_valid():
+        if not throttle.union_allowed(union) and invitation is None:
+            return render(request, "membership/join/paused.html", {"union": union, "reason": "union"}, status=429)
         data = form.cleaned_data
-        join_submit(
-            union=union, local=data["local_obj"], unit=data["unit_obj"], handle=data["handle"],
-            password=data["password"], pseudonym=data["pseudonym"], legal_name=data["legal_name"],
-            email=data["email"], phone=data["phone"], languages=data["languages"], card_text=card_text,
-            consents=form.consents(), language=language, invitation=invitation,
-        )
-        return redirect("membership:join_sent", slug=union.slug)
+        try:
+            join_submit(
+                union=union, local=data["local_obj"], unit=data["unit_obj"], handle=data["handle"],
+                password=data["password"], pseudonym=data["pseudonym"], legal_name=data["legal_name"],
+                email=data["email"], phone=data["phone"], languages=data["languages"], card_text=card_text,
+                consents=form.consents(), language=language, invitation=invitation,
+            )
+        except HandleTaken as error:
+            form.add_error("handle", str(error))
+        else:
+            return redirect("membership:join_sent", slug=union.slug)
     context["form"] = form
     return render(request, "membership/join/form.html", context, status=400 if form.errors else 200)
 

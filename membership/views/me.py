@@ -22,6 +22,9 @@ from membership.models import Member
 from membership.permissions import access_own_member
 from membership.self_service import (
     ContactUnavailable,
+    PseudonymTooClose,
+    email_change_member,
+    member_confirm_new_email,
     member_erase,
     member_export,
     member_resign,
@@ -61,11 +64,16 @@ def edit(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST if request.method == "POST" else None, member=member, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            member_update_profile(actor=request.user, member=member, **form.cleaned_data)
+            update = member_update_profile(actor=request.user, member=member, **form.cleaned_data)
+        except PseudonymTooClose as exc:
+            form.add_error("pseudonym", str(exc))
         except ContactUnavailable as exc:
             form.add_error(None, _(str(exc)))
         else:
             messages.success(request, _("Your details have been saved."))
+            if update.email_sent:
+                messages.info(request, _("We sent a message to the new email address. Your email changes "
+                                         "when you open the link in it, within three days."))
             response = redirect("membership:me_home")
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, form.cleaned_data["ui_language"],
                                 max_age=365 * 24 * 3600, secure=settings.LANGUAGE_COOKIE_SECURE,
@@ -120,7 +128,30 @@ def erase(request: HttpRequest) -> HttpResponse:
     return render(request, "membership/me/erase.html", {"form": form}, status=400 if form.errors else 200)
 
 
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button, POST moves the account to the new address (mail scanners only GET).
+
+    No login needed: the link itself proves the new address is the member's.
+    """
+    member = email_change_member(token)
+    if member is None:
+        return render(request, "membership/join/confirm_invalid.html", status=404)
+    if request.method == "POST":
+        try:
+            member_confirm_new_email(member=member)
+        except ContactUnavailable as exc:
+            return render(request, "membership/me/email_confirm.html", {"error": _(str(exc))}, status=400)
+        except MembershipError:
+            return render(request, "membership/join/confirm_invalid.html", status=404)
+        messages.success(request, _("Your new email address is confirmed."))
+        return redirect("membership:me_home" if request.user.is_authenticated else "account:login")
+    return render(request, "membership/me/email_confirm.html", {})
+
+
 urlpatterns: list[URLPattern] = [
+    path("me/email/<str:token>/", email_confirm, name="me_email_confirm"),
     path("me/", home, name="me_home"),
     path("me/edit/", edit, name="me_edit"),
     path("me/export.json", export, name="me_export"),

@@ -13,7 +13,12 @@ def none(p: Personas) -> dict[str, Any]:
 
 # Every logged-in persona has a member record of their own; these pages only ever show that one.
 #                                anon member steward organizer rep  admin outsider
+def email_token(p: Personas) -> dict[str, Any]:
+    return {"token": "bad:token"}
+
+
 EXPECTATIONS: dict = {
+    "membership:me_email_confirm": (email_token, (404, 404, 404, 404, 404, 404, 404)),  # a forged link
     "membership:me_home": (none, (302, 200, 200, 200, 200, 200, 200)),
     "membership:me_edit": (none, (302, 200, 200, 200, 200, 200, 200)),
     "membership:me_export": (none, (302, 200, 200, 200, 200, 200, 200)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib.auth.hashers import identify_hasher
 from django.core import mail
 from django.db.models import F
@@ -140,6 +140,19 @@ class TestLockout:
         stored = " ".join(str(v) for v in attempt.__dict__.values())
         assert "amani" not in stored.lower() and "127.0.0.1" not in stored
         assert attempt.ip_address.startswith("fd")
+
+    def test_the_lockout_table_keeps_neither_the_browser_nor_the_page_asked_for(self, amani: User) -> None:
+        user_agent = "Mozilla/5.0 (Linux; Android 14; SM-A546E Build/UP1A.231005.007; canary-ua-7731) Mobile"
+        target = "/roll/3f0c9a52-canary-next/"
+        client = Client(HTTP_USER_AGENT=user_agent, HTTP_ACCEPT="text/html,canary-accept")
+        for _ in range(2):
+            client.post(f"{reverse('account:login')}?next={target}",
+                        {"username": "amani", "password": "wrong password", "next": target})
+        rows = [str(v) for a in AccessAttempt.objects.all() for v in a.__dict__.values()]
+        rows += [str(v) for a in AccessFailureLog.objects.all() for v in a.__dict__.values()]
+        stored = " ".join(rows)
+        assert AccessAttempt.objects.get().failures_since_start == 2
+        assert "canary" not in stored and "Android" not in stored and "3f0c9a52" not in stored
 
     def test_a_locked_pair_unlocks_after_the_cool_off(self, client: Client, amani: User, settings: object) -> None:
         for _ in range(5):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -22,7 +26,7 @@ from membership.models import (
     User,
     normalize_phone,
 )
-from membership.self_service import ERASED_PSEUDONYM, ERR_CONTACT_UNAVAILABLE, RESIGN_REASON
+from membership.self_service import ERASED_PSEUDONYM, RESIGN_REASON
 from membership.services import member_join, member_set_status
 from membership.support import support_assess, support_levels_seed_defaults
 from tests.base import Personas, login_as
@@ -91,24 +95,49 @@ class TestHome:
         assert login_as(Client(), personas.member).post(url(name)).status_code == 405
 
 
+def email_link(message: object) -> str:
+    found = re.search(r"https?://\S+(/me/email/\S+/)", message.body)  # type: ignore[attr-defined]
+    assert found, message.body  # type: ignore[attr-defined]
+    return found.group(1)
+
+
+def shown(response: object) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]  # type: ignore[attr-defined]
+
+
 class TestEdit:
-    def test_it_updates_details_and_blind_indexes(self, personas: Personas) -> None:
+    def test_it_updates_details_and_the_email_once_the_new_address_confirms(
+        self, personas: Personas, django_capture_on_commit_callbacks: Any
+    ) -> None:
         client = login_as(Client(), personas.member)
-        response = client.post(url("me_edit"), profile(email="new@example.org", phone="+254 711-000 111",
-                                                       ui_language="sw", languages=["sw", "tl"]))
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url("me_edit"), profile(email="new@example.org", phone="+254 711-000 111",
+                                                           ui_language="sw", languages=["sw", "tl"]))
         assert response.status_code == 302
         member = Member.objects.get(user=personas.member)
         assert (member.pseudonym, member.language_list) == ("Night shift", ["sw", "tl"])
-        assert (member.email, member.phone) == ("new@example.org", "+254711000111")
-        assert member.email_index == crypto.blind_index("new@example.org", purpose="email")
+        assert (member.email, member.phone) == (None, "+254711000111")  # the email waits for its link
         assert member.phone_index == crypto.blind_index("+254711000111", purpose="phone")
+        assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "sw"
+        event = AuditEvent.objects.get(action="member.self_update")
+        assert event.details == {"changed": ["languages", "phone", "pseudonym", "ui_language"]}
+        (message,) = mail.outbox
+        assert message.to == ["new@example.org"] and "/me/email/" in message.body
+        link = email_link(message)
+        assert Client().get(link).status_code == 200  # a mail scanner's GET changes nothing
+        assert Member.objects.get(user=personas.member).email is None
+        assert Client().post(link).status_code == 302  # no login needed: the link is the proof
+        member = Member.objects.get(user=personas.member)
+        assert (member.email, member.pending_email) == ("new@example.org", None)
+        assert member.email_index == crypto.blind_index("new@example.org", purpose="email")
         user = User.objects.get(pk=personas.member.pk)
         assert (user.email, user.language) == ("new@example.org", "sw")
         assert User.objects.get_by_email("new@example.org") == user
-        assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "sw"
-        event = AuditEvent.objects.get(action="member.self_update")
-        assert event.details == {"changed": ["email", "languages", "phone", "pseudonym", "ui_language"]}
-        assert "new@example.org" not in json.dumps(event.details)
+        assert AuditEvent.objects.filter(action="member.email_changed").count() == 1
+        assert Client().post(link).status_code == 404  # used once
+
+    def test_a_forged_link_changes_nothing(self, personas: Personas) -> None:
+        assert Client().post(reverse("membership:me_email_confirm", kwargs={"token": "x:y"})).status_code == 404
 
     def test_it_clears_contact_details(self, personas: Personas) -> None:
         login_as(Client(), personas.member).post(url("me_edit"), profile())
@@ -116,27 +145,49 @@ class TestEdit:
         assert (member.email, member.email_index, member.phone, member.phone_index) == (None, None, None, None)
 
     @pytest.mark.parametrize("field", ["email", "phone"])
-    def test_it_refuses_a_contact_of_another_member_neutrally(self, personas: Personas, field: str) -> None:
+    def test_a_contact_of_another_member_gets_the_same_answer_and_changes_nothing(
+        self, personas: Personas, field: str, django_capture_on_commit_callbacks: Any
+    ) -> None:
         other = Member.objects.get(user=personas.steward)
         other.set_email("taken@example.org")
         other.set_phone("+254700999888")
         other.save()
         before = Member.objects.get(user=personas.member)
-        value = {"email": "TAKEN@example.org ", "phone": "+254 700 999 888"}[field]
-        response = login_as(Client(), personas.member).post(url("me_edit"), profile(**{field: value}))
-        assert response.status_code == 400
-        html = response.content.decode()
-        assert ERR_CONTACT_UNAVAILABLE.replace("'", "&#x27;") in html
-        assert other.pseudonym not in html
-        after = Member.objects.get(user=personas.member)
-        assert (after.pseudonym, after.email_index, after.phone_index) == (
-            before.pseudonym, before.email_index, before.phone_index)
-        assert not AuditEvent.objects.filter(action="member.self_update").exists()
+        taken = {"email": "TAKEN@example.org ", "phone": "+254 700 999 888"}[field]
+        free = {"email": "free@example.org", "phone": "+254 700 123 456"}[field]
+        answers = []
+        for value in (taken, free):
+            with django_capture_on_commit_callbacks(execute=True):
+                response = login_as(Client(), personas.member).post(url("me_edit"), profile(
+                    pseudonym=before.pseudonym, **{field: value}))
+            answers.append((response.status_code, response["Location"], shown(response)))
+            if value == taken:
+                after = Member.objects.get(user=personas.member)
+                assert (after.email_index, after.phone_index) == (before.email_index, before.phone_index)
+        assert answers[0] == answers[1]
+        if field == "email":
+            # The owner of the taken address is told nothing changed; the free address gets a link.
+            assert [m.to for m in mail.outbox] == [["TAKEN@example.org"], ["free@example.org"]]
+            assert "already has an account" in mail.outbox[0].body and "/me/email/" not in mail.outbox[0].body
+        else:
+            assert AuditEvent.objects.filter(action="member.phone_clash").count() == 1
+            assert Member.objects.get(user=personas.member).phone == "+254700123456"
 
-    def test_it_refuses_an_email_of_an_account_in_another_union(self, personas: Personas) -> None:
+    def test_an_email_of_an_account_in_another_union_is_never_applied(
+        self, personas: Personas, django_capture_on_commit_callbacks: Any
+    ) -> None:
         make_member(make_local(make_union()), email="elsewhere@example.org")
-        response = login_as(Client(), personas.member).post(url("me_edit"), profile(email="elsewhere@example.org"))
-        assert response.status_code == 400
+        with django_capture_on_commit_callbacks(execute=True):
+            response = login_as(Client(), personas.member).post(url("me_edit"), profile(email="elsewhere@example.org"))
+        assert response.status_code == 302
+        assert Member.objects.get(user=personas.member).email is None
+        assert "already has an account" in mail.outbox[0].body
+
+    def test_a_pseudonym_too_close_to_a_members_is_refused(self, personas: Personas) -> None:
+        other = Member.objects.get(user=personas.steward)
+        response = login_as(Client(), personas.member).post(url("me_edit"), profile(
+            pseudonym=other.pseudonym.upper().replace("I", "1")))
+        assert response.status_code == 400 and "too close" in response.content.decode()
 
     def test_it_accepts_a_phone_used_in_another_union(self, personas: Personas) -> None:
         stranger = Member.objects.get(user=make_member(make_local(make_union())))
@@ -146,6 +197,7 @@ class TestEdit:
         assert response.status_code == 302
 
     @pytest.mark.parametrize("bad", [{"pseudonym": "   "}, {"email": "not-an-email"}, {"phone": "12"},
+                                     {"pseudonym": "Amani\u202egnp"}, {"pseudonym": "zero\u200bwidth"},
                                      {"ui_language": "xx"}, {"languages": ["zz"]}, {"pseudonym": "x" * 81}])
     def test_it_refuses_bad_input(self, personas: Personas, bad: dict[str, object]) -> None:
         before = Member.objects.get(user=personas.member)
@@ -297,15 +349,18 @@ def _clear_text_hits(needles: list[str]) -> list[str]:
     return hits
 
 
-def test_canaries_never_appear_in_clear_and_vanish_on_erasure(personas: Personas) -> None:
+def test_canaries_never_appear_in_clear_and_vanish_on_erasure(personas: Personas,
+                                                             django_capture_on_commit_callbacks: Any) -> None:
     """Members joined and edited through the forms leave no name, email or phone in clear."""
     first = join(personas.local, name=CANARIES["name"], email=CANARIES["email"], phone=CANARIES["phone"],
                  handle="canaryone")
     second = join(personas.local, name=CANARIES["name"] + " II", email="temp.canary@example.org",
                   phone="+254700000777", handle="canarytwo")
-    response = login_as(Client(), second.user).post(url("me_edit"), profile(
-        pseudonym="Bird", email=CANARIES["email2"], phone=CANARIES["phone2"]))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login_as(Client(), second.user).post(url("me_edit"), profile(
+            pseudonym="Bird", email=CANARIES["email2"], phone=CANARIES["phone2"]))
     assert response.status_code == 302
+    assert Client().post(email_link(mail.outbox[-1])).status_code == 302
     login_as(Client(), first.user).get(url("me_export"))
     needles = [CANARIES["name"], CANARIES["email"], CANARIES["email2"], "zyxwvut",
                "799246813", "799 246 813", "9178642013", "917 864 2013"]

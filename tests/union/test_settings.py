@@ -74,6 +74,14 @@ def test_it_treats_a_blank_variable_as_missing() -> None:
     assert "TESSERA_SECRET_KEY" in result.stderr
 
 
+@pytest.mark.parametrize("key", ["x" * 49, "short-but-set", "ab" * 40, "django-insecure-" + secrets.token_urlsafe(60)])
+def test_it_refuses_a_weak_secret_key_in_production(key: str) -> None:
+    result = _manage(_production_env(TESSERA_SECRET_KEY=key), "check")
+    assert result.returncode != 0
+    assert "TESSERA_SECRET_KEY must be at least 50 random characters" in result.stderr
+    assert key not in result.stderr  # the key itself is never printed
+
+
 def test_it_refuses_debug_in_production() -> None:
     result = _manage(_production_env(TESSERA_DEBUG="1"), "check")
     assert result.returncode != 0
