@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
 INDEXES = {
@@ -23,6 +22,9 @@ INDEXES = {
 def create(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
+    # Not django.contrib.postgres's TrigramExtension: its reversal queries pg_extension even on
+    # SQLite. Unapplying leaves the extension installed (other objects may use it).
+    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for name, expression in INDEXES.items():
         schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON membership_member USING gin ({expression})")
 
@@ -38,6 +40,5 @@ class Migration(migrations.Migration):
     dependencies = [("membership", "0009_roll_filter_and_dashboard_indexes")]
 
     operations = [
-        TrigramExtension(),
         migrations.RunPython(create, drop, elidable=False),
     ]
