@@ -21,7 +21,8 @@ from membership.lifecycle import can_move
 from membership.models import Member, MemberStatusChange, RoleGrant, SupportAssessment, UnionCard, User
 from membership.names import ERR_PSEUDONYM_CLOSE
 from membership.roles import Role
-from membership.services import MembershipError, _set_status, role_grant, role_revoke, user_deactivate
+from membership.services import MembershipError, role_grant, role_revoke, user_deactivate
+from membership.services.members import _set_status
 from union import crypto
 from union.audit import audit_record
 

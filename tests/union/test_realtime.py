@@ -13,9 +13,12 @@ consumer's positive answer to it (a close, or a later event arriving first).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
+import pkgutil
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from unittest import mock
 
@@ -33,6 +36,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+import membership.services
 from membership.devices import Authenticator
 from membership.models import Member, User
 from membership.self_service import member_resign
@@ -275,9 +279,15 @@ async def closed_within(communicator: WebsocketCommunicator, seconds: float) -> 
     return output["code"], time.monotonic() - started
 
 
-def lost_events() -> Any:
+@contextlib.contextmanager
+def lost_events() -> Iterator[None]:
     """Every event membership's services send goes missing (a Redis restart, a busy process)."""
-    return mock.patch("membership.services.broadcast_on_commit")
+    with contextlib.ExitStack() as stack:
+        for info in pkgutil.iter_modules(membership.services.__path__):
+            module = importlib.import_module(f"membership.services.{info.name}")
+            if hasattr(module, "broadcast_on_commit"):
+                stack.enter_context(mock.patch.object(module, "broadcast_on_commit"))
+        yield
 
 
 @transactional

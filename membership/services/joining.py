@@ -1,4 +1,4 @@
-"""Writes with side effects on users and roles. Callers check access first (permissions.py)."""
+"""Invitations, joining, email confirmation and the limits on sign-ups. Callers check access first."""
 
 from __future__ import annotations
 
@@ -9,106 +9,24 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy
 
-from membership.lifecycle import apply_local_rights
 from membership.models import (
     BargainingUnit,
     CardText,
     Invitation,
     Local,
     Member,
-    MemberStatusChange,
-    RoleGrant,
     Union,
-    UnionCard,
     UnitHistory,
     User,
-    new_session_nonce,
 )
 from membership.roles import Role
+from membership.services.accounts import role_grant
+from membership.services.cards import card_sign
+from membership.services.errors import ERR_DUPLICATE, DuplicateSignup, MembershipError
+from membership.services.members import _set_status
 from union.audit import audit_record
-from union.realtime import broadcast_on_commit, recheck_sockets_on_commit, user_group
 
-
-def _apply_role_permissions(user: User, local: Local, role: str | None) -> None:
-    # The role is already written (or deleted); what it gives depends on the membership status too.
-    apply_local_rights(user, local)
-
-
-@transaction.atomic
-def role_grant(*, actor: User | None, user: User, local: Local, role: str) -> RoleGrant:
-    """Give `user` the `role` in `local` (replacing any other), effective on their next request.
-
-    The caller has checked that the actor may grant this role (`permissions.can_grant_role`).
-    """
-    role = Role(role)
-    grant, created = RoleGrant.objects.select_for_update().get_or_create(
-        user=user, local=local, defaults={"role": role, "granted_by": actor}
-    )
-    previous = None if created else grant.role
-    if not created:
-        grant.role, grant.granted_by = role, actor
-        grant.save(update_fields=["role", "granted_by"])
-    _apply_role_permissions(user, local, role)
-    audit_record(actor, "role.grant", user, local_id=local.pk, role=str(role), previous=previous)
-    broadcast_on_commit(user_group(user.pk), {"type": "roles.changed"})
-    return grant
-
-
-@transaction.atomic
-def role_revoke(*, actor: User | None, user: User, local: Local) -> None:
-    """Remove whatever role `user` holds in `local`. The caller has checked access."""
-    grant = RoleGrant.objects.select_for_update().filter(user=user, local=local).first()
-    if grant is None:
-        return
-    previous = grant.role
-    grant.delete()
-    _apply_role_permissions(user, local, None)
-    audit_record(actor, "role.revoke", user, local_id=local.pk, previous=previous)
-    broadcast_on_commit(user_group(user.pk), {"type": "roles.changed"})
-
-
-@transaction.atomic
-def user_end_sessions(*, actor: User | None, user: User, reason: str) -> None:
-    """End every session of `user` on every device, and close their open sockets.
-
-    `reason` is a fixed code from the code ("user request", "deactivated"), never typed text: it
-    is written into the audit log as the record's `cause`.
-    """
-    User.objects.filter(pk=user.pk).update(session_nonce=new_session_nonce())
-    user.refresh_from_db(fields=["session_nonce"])
-    audit_record(actor, "user.sessions_ended", user, cause=reason)
-    broadcast_on_commit(user_group(user.pk), {"type": "session.end"})
-
-
-@transaction.atomic
-def user_deactivate(*, actor: User | None, user: User, reason: str) -> None:
-    """Deactivate an account: it cannot log in and all of its sessions end now.
-
-    The reason may be typed by an operator, so it is kept encrypted on the account
-    (`User.deactivation_reason`); the audit record names the account only.
-    """
-    user.is_active, user.deactivation_reason = False, (reason or "").strip()[:500] or None
-    user.save(update_fields=["is_active", "deactivation_reason"])
-    audit_record(actor, "user.deactivate", user)
-    user_end_sessions(actor=actor, user=user, reason="deactivated")
-
-
-# ---------------------------------------------------------------------------------------------
-# Joining, cards, invitations, verification and the status lifecycle.
-# ---------------------------------------------------------------------------------------------
-
-ERR_DUPLICATE = "duplicate"
-ERR_TRANSITION = gettext_lazy("This change of status is not allowed: %(current)s cannot become %(new)s.")
-ERR_REASON = gettext_lazy("Give a reason (it is kept encrypted with the member's record).")
 INVITATION_DAYS = 14
-
-
-class MembershipError(Exception):
-    """A write that must not happen; the message is safe to show to the person who tried."""
-
-
-class DuplicateSignup(MembershipError):
-    """Someone with this email or phone has already signed in this union."""
 
 
 def _token_hash(token: str) -> str:
@@ -144,15 +62,6 @@ def invitation_find(*, union: Union, token: str) -> Invitation | None:
         .select_related("local", "inviter")
         .first()
     )
-
-
-def current_card_text(union: Union, language: str) -> CardText | None:
-    """The newest version of the card text, in `language` when it exists, else in English."""
-    latest = CardText.objects.filter(union=union).order_by("-version").values_list("version", flat=True).first()
-    if latest is None:
-        return None
-    texts = {t.language: t for t in CardText.objects.filter(union=union, version=latest)}
-    return texts.get(language) or texts.get("en") or next(iter(texts.values()))
 
 
 @transaction.atomic
@@ -227,225 +136,9 @@ def member_join(
     return member
 
 
-@transaction.atomic
-def card_sign(*, member: Member, card_text: CardText, signature_name: str, consents: dict[str, Any],
-              advance_status: bool = True) -> UnionCard:
-    """Sign the card: the text, typed name, consents and time are kept together, encrypted.
-
-    `advance_status=False` keeps an applicant an applicant (their email is not confirmed yet).
-    """
-    from django.utils import timezone
-
-    now = timezone.now()
-    card = UnionCard.objects.create(
-        member=member, card_text=card_text, signed_at=now,
-        signed={"title": card_text.title, "body": card_text.body, "version": card_text.version,
-                "language": card_text.language, "signature": signature_name, "consents": consents,
-                "signed_at": now.isoformat()},
-    )
-    if advance_status and member.status in (Member.Status.APPLICANT, Member.Status.RESIGNED,
-                                            Member.Status.REJECTED):
-        _set_status(actor=member.user, member=member, new=Member.Status.PENDING, reason="card signed")
-    audit_record(member.user, "card.sign", card, local_id=member.local_id, version=card_text.version)
-    return card
-
-
-@transaction.atomic
-def card_revoke(*, actor: User | None, card: UnionCard) -> None:
-    """Revoke a signed card (the member withdraws it). The record stays, marked revoked."""
-    from django.utils import timezone
-
-    card = UnionCard.objects.select_for_update().get(pk=card.pk)
-    if card.revoked_at is not None:
-        return
-    card.revoked_at = timezone.now()
-    card.save(update_fields=["revoked_at"])
-    audit_record(actor, "card.revoke", card, local_id=card.member.local_id)
-
-
-def _set_status(*, actor: User | None, member: Member, new: str, reason: str) -> None:
-    from django.utils import timezone
-
-    from membership.lifecycle import can_move
-
-    current = member.status
-    if not can_move(current, new):
-        raise MembershipError(ERR_TRANSITION % {
-            "current": Member.Status(current).label, "new": Member.Status(new).label})
-    member.status, member.status_changed_at = new, timezone.now()
-    fields = ["status", "status_changed_at"]
-    if new == Member.Status.ACTIVE and member.verified_at is None:
-        member.verified_at = member.status_changed_at
-        fields.append("verified_at")
-    member.save(update_fields=fields)
-    # The reason stays with the member, encrypted; the audit record names the change by id only.
-    change = MemberStatusChange.objects.create(
-        member=member, from_status=current, to_status=new, reason=reason or None,
-        changed_by=actor if actor is not None and actor.is_authenticated else None,
-        changed_at=member.status_changed_at)
-    if member.user_id is not None:
-        # Same transaction: a suspended, resigned or rejected officer loses every right at once.
-        apply_local_rights(member.user, member.local)
-        broadcast_on_commit(user_group(member.user_id), {"type": "roles.changed"})
-    audit_record(actor, "member.status", member, local_id=member.local_id, **{"from": current, "to": new},
-                 change=change.pk)
-
-
-@transaction.atomic
-def member_set_status(*, actor: User, member: Member, new: str, reason: str) -> Member:
-    """Move a member through the lifecycle, with a reason. The caller checked `manage_members`."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise MembershipError(ERR_REASON)
-    member = Member.objects.select_for_update().get(pk=member.pk)
-    _set_status(actor=actor, member=member, new=new, reason=reason[:500])
-    return member
-
-
-@transaction.atomic
-def member_verify(*, actor: User, member: Member) -> Member:
-    """An organizer verifies a pending application; the applicant is told in the app and by email."""
-    member = Member.objects.select_for_update().get(pk=member.pk)
-    _set_status(actor=actor, member=member, new=Member.Status.ACTIVE, reason="verified")
-    _tell_applicant(member, verified=True)
-    return member
-
-
-@transaction.atomic
-def member_reject(*, actor: User, member: Member, reason: str) -> Member:
-    """An organizer rejects a pending application with a reason (kept encrypted, not sent)."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise MembershipError(ERR_REASON)
-    member = Member.objects.select_for_update().get(pk=member.pk)
-    _set_status(actor=actor, member=member, new=Member.Status.REJECTED, reason=reason[:500])
-    _tell_applicant(member, verified=False)
-    return member
-
-
-def _tell_applicant(member: Member, *, verified: bool) -> None:
-    from union import emails
-    from union.realtime import notify_user
-
-    if member.user_id is None:
-        return
-    from django.utils import translation
-    from django.utils.translation import gettext
-
-    user = member.user
-    with translation.override(user.language or "en"):
-        text = gettext("Your membership was verified. Welcome!") if verified else gettext(
-            "Your application was not accepted. An organizer can tell you why.")
-    notify_user(user.pk, kind="membership.decision", text=text, url="/")
-    if user.email:
-        transaction.on_commit(lambda: emails.membership_decision(user, verified=verified))
-
-
-# ---------------------------------------------------------------------------------------------
-# The roll: dues, CSV import and export. Callers check access (membership.roll.access_roll_*).
-# ---------------------------------------------------------------------------------------------
-
-ERR_IMPORT_REJECTED = gettext_lazy("Some rows were rejected; nothing was imported.")
-ERR_IMPORT_CLASH = gettext_lazy("Someone with one of these emails or phones joined meanwhile; nothing was imported.")
-
-
-@transaction.atomic
-def member_set_dues(*, actor: User, member: Member, dues: str, last_paid: object = None) -> Member:
-    """Record a member's dues standing (no payment processing). The caller checked `manage_members`."""
-    member = Member.objects.select_for_update().get(pk=member.pk)
-    previous = member.dues
-    member.dues = Member.Dues(dues)
-    member.dues_last_paid = last_paid  # type: ignore[assignment]
-    member.save(update_fields=["dues", "dues_last_paid"])
-    audit_record(actor, "member.dues", member, local_id=member.local_id, **{"from": previous, "to": member.dues})
-    return member
-
-
-@transaction.atomic
-def roll_import(*, actor: User, local: Local, rows: list, valid_only: bool = False) -> list[Member]:
-    """Create members without accounts from checked import rows (`membership.roll.ImportRow`).
-
-    All or nothing: any rejected row raises MembershipError unless `valid_only`, and a unique
-    index clash (someone joined between the preview and now) rolls everything back. The audit
-    record holds counts only. The caller checked `manage_members` on `local`.
-    """
-    from datetime import date
-
-    from django.db import IntegrityError
-
-    from membership.names import pseudonym_key
-
-    rejected = [r for r in rows if r.errors]
-    if rejected and not valid_only:
-        raise MembershipError(ERR_IMPORT_REJECTED)
-    members = []
-    for row in rows:
-        if row.errors:
-            continue
-        member = Member(
-            union_id=local.union_id, local=local, unit=row.unit, pseudonym=row.pseudonym,
-            legal_name=row.legal_name or None, job_title=row.job_title, status=row.status, dues=row.dues,
-            dues_last_paid=date.fromisoformat(row.dues_last_paid) if row.dues_last_paid else None,
-        )
-        member.set_email(row.email)
-        member.set_phone(row.phone)
-        member.set_languages(row.languages)
-        member.pseudonym_key = pseudonym_key(row.pseudonym)  # bulk_create does not call save()
-        members.append(member)
-    try:
-        with transaction.atomic():
-            Member.objects.bulk_create(members, batch_size=1000)
-    except IntegrityError:
-        raise MembershipError(ERR_IMPORT_CLASH) from None
-    # Primary keys come back from bulk_create on PostgreSQL and SQLite (3.35+).
-    UnitHistory.objects.bulk_create(
-        [UnitHistory(member=m, unit=m.unit) for m in members if m.unit is not None], batch_size=1000
-    )
-    audit_record(actor, "roll.import", local, local_id=local.pk, imported=len(members), skipped=len(rejected))
-    return members
-
-
-def roll_export_record(*, actor: User, local: Local, rows: int, alert_rows: int) -> bool:
-    """Audit an export of the roll; above `alert_rows` rows, alert the local's admins too.
-
-    Returns whether the admins were alerted. Admins are whoever holds manage_roles or view_audit
-    on the local; the alert says how many rows and who, never whose data.
-    """
-    from django.urls import reverse
-    from django.utils import translation
-    from django.utils.translation import ngettext
-    from guardian.shortcuts import get_users_with_perms
-
-    from union.realtime import notify_users
-
-    large = rows > alert_rows
-    audit_record(actor, "roll.export", local, local_id=local.pk, rows=rows, large=large)
-    if not large:
-        return False
-    admins = [
-        u for u in get_users_with_perms(local, only_with_perms_in=["manage_roles", "view_audit"], with_group_users=False)
-        if u.is_active
-    ]
-    texts = {}
-    for admin in admins:
-        with translation.override(admin.language or "en"):
-            texts[admin.pk] = ngettext("%(who)s exported %(rows)s row of the roll. Check the audit log.",
-                                       "%(who)s exported %(rows)s rows of the roll. Check the audit log.", rows) % {
-                "who": actor.get_username(), "rows": rows}
-    notify_users(texts, kind="roll.export", text=texts, url=reverse("audit_log"))
-    audit_record(actor, "roll.export_alert", local, local_id=local.pk, rows=rows, alerted=len(admins))
-    return True
-
-
-# ---------------------------------------------------------------------------------------------
-# Joining from the public form: duplicate sign-ups and email confirmation.
-#
-# Whatever happens here, the visitor sees the same "check your email" page, so the form cannot
-# be used to learn whether someone has signed. What differs goes only to the owner of the email
-# address: a confirmation link for a new sign-up, a "you have already signed" nudge otherwise.
-# ---------------------------------------------------------------------------------------------
-
 JOIN_CONFIRM_SALT = "tessera.join.confirm"
+
+
 JOIN_CONFIRM_MAX_AGE = 3 * 24 * 3600
 
 
@@ -759,84 +452,3 @@ def join_cleanup(*, now: Any = None) -> int:
     User.objects.filter(pk__in=ids).delete()
     audit_record(None, "join.cleanup", None, accounts=len(ids), applicants=removed)
     return len(ids)
-
-
-# ---------------------------------------------------------------------------------------------
-# Where a member works: membership survives a change of employer, and the history is kept.
-# ---------------------------------------------------------------------------------------------
-
-ERR_UNIT_LOCAL = gettext_lazy("This workplace belongs to another local.")
-
-
-@transaction.atomic
-def member_change_unit(*, actor: User, member: Member, unit: BargainingUnit | None) -> Member:
-    """Move a member to another bargaining unit of their local (or to none), closing the old period.
-
-    The caller checked `manage_members`, or it is the member themselves.
-    """
-    from django.utils import timezone
-
-    member = Member.objects.select_for_update().get(pk=member.pk)
-    if unit is not None and unit.local_id != member.local_id:
-        raise MembershipError(ERR_UNIT_LOCAL)
-    if member.unit_id == (unit.pk if unit else None):
-        return member
-    now = timezone.now()
-    UnitHistory.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now)
-    previous = member.unit_id
-    member.unit = unit
-    member.save(update_fields=["unit"])
-    if unit is not None:
-        UnitHistory.objects.create(member=member, unit=unit, started_at=now)
-    audit_record(actor, "member.unit", member, local_id=member.local_id, previous_unit=previous,
-                 unit=unit.pk if unit else None)
-    return member
-
-
-@transaction.atomic
-def member_set_notes(*, actor: User, member: Member, notes: str) -> Member:
-    """Replace the organizers' notes on a member (encrypted; the audit records only that they changed).
-
-    The caller checked `manage_members`.
-    """
-    member = Member.objects.select_for_update(of=("self",)).get(pk=member.pk)
-    member.notes = notes.strip() or None
-    member.save(update_fields=["notes"])
-    audit_record(actor, "member.notes", member, local_id=member.local_id, length=len(notes.strip()))
-    return member
-
-
-def member_record_view(*, actor: User, member: Member) -> None:
-    """Record that an officer saw a member's decrypted details. The caller checked `view_roll`."""
-    audit_record(actor, "member.view", member, local_id=member.local_id)
-
-
-def user_password_changed(*, user: User) -> None:
-    audit_record(user, "user.password_change", user)
-    # Other sessions no longer match the new password's hash: their sockets close on this event.
-    recheck_sockets_on_commit(user.pk)
-
-
-def two_factor_start(*, user: User) -> Any:
-    """A new, unconfirmed authenticator for `user` to enrol (its key is encrypted at rest)."""
-    from membership.devices import Authenticator
-
-    return Authenticator.objects.create(user=user, name="authenticator", confirmed=False)
-
-
-@transaction.atomic
-def two_factor_confirm(*, user: User, device: Any, backup_codes: int = 10) -> list[str]:
-    """Confirm a verified TOTP device, drop other pending ones, and issue fresh backup codes.
-
-    The codes are returned once, to be shown once; only their keyed hashes are stored.
-    """
-    from membership.devices import Authenticator, BackupCodeDevice
-
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    Authenticator.objects.filter(user=user, confirmed=False).delete()
-    BackupCodeDevice.objects.filter(user=user).delete()
-    backup = BackupCodeDevice.objects.create(user=user, name="backup codes", confirmed=True)
-    codes = backup.issue(backup_codes)
-    audit_record(user, "user.two_factor_enrolled", user)
-    return codes
