@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -25,7 +26,7 @@ def chain(db: None) -> list[AuditEvent]:
     return [audit_record(actor, "test.event", actor, n=n) for n in range(5)]
 
 
-def sql(statement: str, params: list[object]) -> None:
+def sql(statement: str, params: list[Any]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
 

@@ -223,7 +223,9 @@ class TestDelivery:
 
         async def scenario() -> None:
             communicator = await open_socket(cookie)
-            await get_channel_layer().group_send(user_group(amani.pk), event)
+            layer = get_channel_layer()
+            assert layer is not None
+            await layer.group_send(user_group(amani.pk), event)
             assert await communicator.receive_json_from(timeout=2) == {
                 "type": "notify",
                 "kind": "k",
