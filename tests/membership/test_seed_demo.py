@@ -95,6 +95,7 @@ class TestSeedDemoShowsTheProduct:
         card = amani.cards.get()
         assert card.revoked_at is None and card.signed["signature"] == "Amani Kariuki"
         client = Client()
+        assert amani.user is not None
         client.force_login(amani.user)
         page = client.get(f"/cards/{card.code}/").content.decode()
         assert "Kiswahili" in page and "Amani Kariuki" in page
