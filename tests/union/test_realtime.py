@@ -547,6 +547,7 @@ class TestCachedCheck:
             assert queries, "the connect check reads the database (and this counter sees it)"
             queries.clear()
             layer = get_channel_layer()
+            assert layer is not None
             for n in range(100):
                 await layer.group_send(user_group(amani.pk), {"type": "notify.message", "kind": "k", "text": f"{n}"})
                 await communicator.send_json_to({"type": "ping"})
