@@ -18,6 +18,6 @@ def _fast_password_hashing(settings: Settings) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _media_in_tmp(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
     # Documents (cards, letters) and evidence are written under MEDIA_ROOT: never the developer's own.
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
