@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint setup catalogs messages bench clean
+.PHONY: run test lint typecheck setup catalogs messages bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tessera needs Python 3.11 or newer")'
@@ -28,6 +28,8 @@ run: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	@# mypy with django-stubs (pyproject.toml, [tool.mypy]) must report zero errors.
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 1
 	@# The production settings must pass Django's deployment checks with zero warnings.
 	TESSERA_ENV=production TESSERA_ALLOWED_HOSTS=tessera.example \
@@ -35,6 +37,9 @@ lint: $(STAMP)
 	TESSERA_DATA_KEYS="ci:$$($(BIN)/python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')" \
 	TESSERA_BLIND_INDEX_KEY="$$($(BIN)/python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')" \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -51,4 +56,4 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache staticfiles test-artifacts

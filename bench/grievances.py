@@ -21,8 +21,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "union.settings")
@@ -44,7 +46,7 @@ from django.utils import timezone  # noqa: E402
 from grievances.defaults import ensure_defaults  # noqa: E402
 from grievances.models import Category, Grievance, Grievant, Step  # noqa: E402
 from membership.models import Member  # noqa: E402
-from tests.base import build_personas, login_as  # noqa: E402
+from tests.base import Personas, build_personas, login_as  # noqa: E402
 from tests.factories import make_unit  # noqa: E402
 
 BASELINE = 100
@@ -52,7 +54,7 @@ RUNS = 5
 NARRATIVE = "A long account of what happened on the night shift, the queue, the quota and the manager. " * 8
 
 
-def seed(personas, start: int, stop: int, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
+def seed(personas: Personas, start: int, stop: int, rng: random.Random) -> None:
     """Cases number `start` to `stop - 1`, in bulk, as the services would leave them."""
     local, union = personas.local, personas.local.union
     units = list(local.units.all())
@@ -93,7 +95,7 @@ def measure(client: Client, url: str, *, stream: bool = False) -> tuple[float, i
     once()
     queries = []
 
-    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def count(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         t = time.perf_counter()
         try:
             return execute(sql, params, many, context)

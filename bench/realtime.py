@@ -81,7 +81,8 @@ def _bare_application() -> Any:
             await self.send(text_data=json.dumps({"type": "notify", "kind": event.get("kind", ""),
                                                   "text": event.get("text", ""), "url": event.get("url", "")}))
 
-    routes: list[Any] = [path("bare/<int:n>/", BareConsumer.as_asgi())]
+    # Channels' URLRouter takes Django's path() with an ASGI app; django-stubs types path() for views.
+    routes: list[Any] = [path("bare/<int:n>/", BareConsumer.as_asgi())]  # type: ignore[arg-type]
     return ProtocolTypeRouter({"websocket": URLRouter(routes)})
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
@@ -27,6 +27,9 @@ from grievances.models import Grievance
 from grievances.selectors import grievance_list_visible_to
 from membership.models import Local
 from union import charts
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 MONTHS = 12
 EXPORT_CHUNK = 500
@@ -158,7 +161,11 @@ def _day(value: Any) -> str:
     return timezone.localtime(value).date().isoformat() if hasattr(value, "tzinfo") else value.isoformat()
 
 
-def export_queryset(qs: QuerySet[Grievance]) -> QuerySet[Grievance]:
+class GrievantCount(TypedDict):
+    grievant_count: int
+
+
+def export_queryset(qs: QuerySet[Grievance]) -> QuerySet[WithAnnotations[Grievance, GrievantCount]]:
     # `only` keeps the encrypted columns (narrative, remedy) out of the SELECT: they are never
     # read, so never decrypted, whatever a later edit of the row function does by mistake.
     return (qs.select_related("step", "category", "employer", "unit", "steward")
@@ -168,13 +175,14 @@ def export_queryset(qs: QuerySet[Grievance]) -> QuerySet[Grievance]:
             .annotate(grievant_count=Count("grievant", distinct=True)).order_by("opened_at", "pk"))
 
 
-def case_row(g: Grievance, today: date) -> list[Any]:
+def case_row(g: WithAnnotations[Grievance, GrievantCount], today: date) -> list[Any]:
     return [
-        g.number, g.title, g.status, g.step.name if g.step_id else "", g.category.name,
-        g.employer.name if g.employer_id else "", g.unit.project if g.unit_id else "", g.country, g.confidentiality,
+        g.number, g.title, g.status, g.step.name if g.step is not None else "", g.category.name,
+        g.employer.name if g.employer is not None else "", g.unit.project if g.unit is not None else "", g.country,
+        g.confidentiality,
         _day(g.incident_date), g.contract_article, _day(g.opened_at), _day(g.due_date), g.deadline_state(today),
         g.outcome, g.settlement_amount if g.settlement_amount is not None else "", _day(g.closed_at),
-        g.steward.handle if g.steward_id else "", g.grievant_count,
+        g.steward.handle if g.steward is not None else "", g.grievant_count,
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext
@@ -25,6 +25,13 @@ class CategoryChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Category) -> str:
         name = gettext(obj.name)
         return f"{name}: {gettext(obj.description)}" if obj.description else name
+
+
+class StepChoiceField(forms.ModelChoiceField):
+    """Step names are stored in English and translated when shown."""
+
+    def label_from_instance(self, obj: Step) -> str:
+        return gettext(obj.name)
 
 
 class IntakeForm(forms.Form):
@@ -51,7 +58,7 @@ class IntakeForm(forms.Form):
 
     def __init__(self, *args: Any, union: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["category"].queryset = Category.objects.filter(union=union)
+        cast(forms.ModelChoiceField, self.fields["category"]).queryset = Category.objects.filter(union=union)
 
     def case_fields(self) -> dict[str, Any]:
         """The cleaned values, as the services take them."""
@@ -106,16 +113,14 @@ class CaseFilterForm(forms.Form):
 
     status = forms.ChoiceField(label=_("Status"), required=False,
                                choices=[("", _("Any")), *Grievance.Status.choices])
-    step = forms.ModelChoiceField(label=_("Step"), required=False, queryset=Step.objects.none(),
-                                  empty_label=_("Any"))
+    step = StepChoiceField(label=_("Step"), required=False, queryset=Step.objects.none(), empty_label=_("Any"))
     category = CategoryChoiceField(label=_("Category"), required=False, queryset=Category.objects.none(),
                                    empty_label=_("Any"))
 
     def __init__(self, *args: Any, unions: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["step"].queryset = Step.objects.filter(union__in=unions)
-        self.fields["step"].label_from_instance = lambda s: gettext(s.name)
-        self.fields["category"].queryset = Category.objects.filter(union__in=unions)
+        cast(StepChoiceField, self.fields["step"]).queryset = Step.objects.filter(union__in=unions)
+        cast(forms.ModelChoiceField, self.fields["category"]).queryset = Category.objects.filter(union__in=unions)
 
     def apply(self, cases: Any) -> Any:
         if not self.is_valid():

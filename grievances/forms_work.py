@@ -38,7 +38,7 @@ class AdvanceForm(forms.Form):
         kwargs.setdefault("initial", {"triggered_on": timezone.localdate()})
         super().__init__(*args, **kwargs)
         steps = Step.objects.filter(union_id=grievance.union_id)
-        if grievance.step_id:
+        if grievance.step is not None:
             steps = steps.filter(position__gt=grievance.step.position)
         field = self.fields["step"]
         assert isinstance(field, forms.ModelChoiceField)
@@ -71,7 +71,7 @@ class AssignForm(forms.Form):
                                  empty_label=None)
 
     def __init__(self, *args: Any, grievance: Grievance, **kwargs: Any) -> None:
-        if grievance.steward_id:
+        if grievance.steward is not None:
             kwargs.setdefault("initial", {"steward": grievance.steward.handle})
         super().__init__(*args, **kwargs)
         field = self.fields["steward"]

@@ -93,7 +93,8 @@ class Grievance(models.Model):
     unit = models.ForeignKey(BargainingUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     employer = models.ForeignKey(Employer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="grievances")
-    grievants = models.ManyToManyField(Member, related_name="grievances", through="Grievant")
+    grievants: models.ManyToManyField[Member, Grievant] = models.ManyToManyField(
+        Member, related_name="grievances", through="Grievant")
     filed_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     # Encrypted too: a title often says what happened to whom ("fired after the union meeting").
     title = EncryptedTextField(_("short title"))
@@ -125,7 +126,7 @@ class Grievance(models.Model):
 
     @property
     def country(self) -> str:
-        return self.unit.country if self.unit_id else ""
+        return self.unit.country if self.unit is not None else ""
 
     def deadline_state(self, today: date | None = None) -> str:
         if self.status != self.Status.OPEN:

@@ -80,7 +80,9 @@ def access_grievance(user: Any, code: Any, *, for_write: bool = False) -> tuple[
         .select_related("local", "unit", "employer", "category", "step", "steward", "union")
         .first()
     )
-    level = viewer_level(user, grievance) if grievance is not None else None
+    if grievance is None:
+        raise Http404
+    level = viewer_level(user, grievance)
     if level is None:
         raise Http404
     if for_write and not can_work(user, grievance):

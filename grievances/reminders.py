@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import translation
@@ -21,20 +22,19 @@ def send_reminders(today: date) -> int:
     cases = (Grievance.objects.open().filter(steward__isnull=False, steward__is_active=True, due_date__isnull=False)
              .select_related("steward", "unit", "local"))
     for grievance in cases.iterator(chunk_size=500):
-        if grievance.deadline_state(today) == "ok":
-            continue
-        if not can_be_assigned(grievance.steward, grievance.local):
+        steward, due_date = grievance.steward, grievance.due_date
+        if steward is None or due_date is None or grievance.deadline_state(today) == "ok":
+            continue  # the query leaves out cases without a steward or a due date
+        if not can_be_assigned(steward, grievance.local):
             continue  # the assignment outlived the steward's role or membership: no officer news for them
         try:
             with transaction.atomic():
-                Reminder.objects.create(grievance=grievance, due_date=grievance.due_date, sent_on=today,
-                                        recipient=grievance.steward)
-                steward = grievance.steward
+                Reminder.objects.create(grievance=grievance, due_date=due_date, sent_on=today, recipient=steward)
                 with translation.override(steward.language or "en"):
                     text = _("Case %(number)s has a deadline on %(date)s.") % {
-                        "number": grievance.number, "date": date_format(grievance.due_date, "DATE_FORMAT")}
+                        "number": grievance.number, "date": date_format(due_date, "DATE_FORMAT")}
                 notify_user(steward.pk, kind="grievance.deadline", text=text, url=f"/grievances/{grievance.code}/")
-                transaction.on_commit(lambda s=steward: emails.account_news(s))
+                transaction.on_commit(partial(emails.account_news, steward))
         except IntegrityError:
             continue  # already reminded today about this deadline
         sent += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -75,7 +76,7 @@ def _tell(users: list[User], text: Any, grievance: Grievance) -> None:
             continue
         with translation.override(user.language or "en"):
             texts[user.pk] = str(text) % {"number": grievance.number or ""}
-        transaction.on_commit(lambda u=user: emails.account_news(u))
+        transaction.on_commit(partial(emails.account_news, user))
     notify_users(texts, kind="grievance.update", text=texts, url=f"/grievances/{grievance.code}/")
 
 
@@ -170,17 +171,19 @@ def grievance_advance(*, actor: User, grievance: Grievance, step: Step, triggere
     grievance = _lock(grievance)
     if grievance.status != Grievance.Status.OPEN:
         raise GrievanceError(ERR_NOT_OPEN)
-    following = Step.objects.filter(union=grievance.union, position__gt=grievance.step.position).order_by("position")
+    current = grievance.step
+    assert current is not None, "an open case sits at one of its union's steps"
+    following = Step.objects.filter(union=grievance.union, position__gt=current.position).order_by("position")
     nxt = following.first()
     if nxt is None:
         raise GrievanceError(ERR_LAST_STEP)
     if step.pk != nxt.pk:
-        raise GrievanceError(ERR_STEP % {"current": grievance.step.name, "new": step.name})
+        raise GrievanceError(ERR_STEP % {"current": current.name, "new": step.name})
     start = triggered_on or timezone.localdate()
-    previous = grievance.step.slug
     grievance.step, grievance.step_started, grievance.due_date = step, start, _due(step, start, grievance)
     grievance.save(update_fields=["step", "step_started", "due_date"])
-    _event(grievance, Event.Kind.STEP, actor, shared=True, occurred_on=start, **{"from": previous, "to": step.slug})
+    moved: dict[str, Any] = {"from": current.slug, "to": step.slug}  # "from" is a keyword: passed as a dict
+    _event(grievance, Event.Kind.STEP, actor, shared=True, occurred_on=start, **moved)
     audit_record(actor, "grievance.advance", grievance, local_id=grievance.local_id, step=step.slug)
     _tell(_others(grievance, actor), _("Case %(number)s moved to its next step."), grievance)
     return grievance

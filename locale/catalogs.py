@@ -134,7 +134,9 @@ def apply(source: Path) -> int:
         catalog.metadata.update(COMMON_HEADER | HEADERS[language] | {"Language-Team": NAMES[language]})
         catalog.metadata["PO-Revision-Date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M+0000")
         catalog.metadata_is_fuzzy = False
-        nplurals = int(re.search(r"nplurals=(\d+)", HEADERS[language]["Plural-Forms"]).group(1))
+        plural_forms = re.search(r"nplurals=(\d+)", HEADERS[language]["Plural-Forms"])
+        assert plural_forms is not None, "every header above names nplurals"
+        nplurals = int(plural_forms.group(1))
         for entry in catalog:
             given = translations.get(key_of(entry), {}).get(language)
             if given is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import qrcode
 import qrcode.image.svg
@@ -30,13 +30,17 @@ from membership.forms import EmailPasswordResetForm, LoginForm, TokenForm
 from membership.models import User
 from membership.selectors import backup_codes_left, has_authenticator, needs_two_factor, pending_authenticator
 from membership.services import two_factor_confirm, two_factor_start, user_end_sessions, user_password_changed
+from membership.types import AuthedHttpRequest
 from union.realtime import recheck_sockets_on_commit
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 PENDING_KEY = "tessera_pending_login"
 PENDING_SECONDS = 300
 
 
-def _safe_next(request: HttpRequest, value: str | None) -> str:
+def _safe_next(request: HttpRequest, value: str | None) -> StrOrPromise:
     if value and url_has_allowed_host_and_scheme(value, {request.get_host()}, request.is_secure()):
         return value
     return reverse_lazy("home")
@@ -49,7 +53,8 @@ def _pending_user(request: HttpRequest) -> User | None:
         return None
     user = User.objects.filter(pk=pending["uid"], is_active=True).first()
     if user is not None:
-        user.backend = pending["backend"]
+        # Django's authenticate() sets `backend` on the user at run time; django-stubs does not declare it.
+        user.backend = pending["backend"]  # type: ignore[attr-defined]
     return user
 
 
@@ -67,7 +72,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if any(True for _d in devices_for_user(user, confirmed=True)):
                 # The password was right; the session becomes the user's only after the code.
                 request.session.cycle_key()
-                request.session[PENDING_KEY] = {"uid": user.pk, "backend": user.backend, "at": time.time(),
+                # `backend` is set by authenticate() at run time; django-stubs does not declare it.
+                request.session[PENDING_KEY] = {"uid": user.pk, "backend": user.backend,  # type: ignore[attr-defined]
+                                                "at": time.time(),
                                                 "next": str(_safe_next(request, next_url))}
                 return redirect("account:two_factor_verify")
             login(request, user)
@@ -90,7 +97,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     context = {
         "has_two_factor": any(True for _d in devices_for_user(user, confirmed=True)),
@@ -104,7 +111,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters()
 @login_required
 @require_http_methods(["GET", "POST"])
-def password_change(request: HttpRequest) -> HttpResponse:
+def password_change(request: AuthedHttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
@@ -142,7 +149,7 @@ password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
 
 @login_required
 @require_POST
-def logout_everywhere(request: HttpRequest) -> HttpResponse:
+def logout_everywhere(request: AuthedHttpRequest) -> HttpResponse:
     user_end_sessions(actor=request.user, user=request.user, reason="user request")
     logout(request)
     messages.info(request, _("You have been logged out on every device, this one included."))
@@ -156,7 +163,7 @@ def _unconfirmed_device(user: User) -> Authenticator:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def two_factor_setup(request: HttpRequest) -> HttpResponse:
+def two_factor_setup(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     if has_authenticator(user):
         return render(request, "account/two_factor_enabled.html")
@@ -176,7 +183,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def two_factor_qr(request: HttpRequest) -> HttpResponse:
+def two_factor_qr(request: AuthedHttpRequest) -> HttpResponse:
     device = pending_authenticator(request.user)
     if device is None:
         return HttpResponse(status=404)

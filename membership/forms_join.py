@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -60,11 +60,11 @@ class JoinForm(forms.Form):
         by_local: dict[int, list[tuple[str, str]]] = {loc.pk: [] for loc in locals_}
         for unit in sorted(units, key=str):
             by_local[unit.local_id].append((str(unit.code), str(unit)))
-        self.fields["unit"].choices = [("", _("Choose…")), *[(loc.name, by_local[loc.pk]) for loc in locals_
-                                                             if by_local[loc.pk]],
-                                       (NOT_LISTED, _("My workplace is not listed"))]
-        self.fields["local"].choices = [("", _("Choose…")), *[(str(loc.code), loc.name) for loc in locals_]]
-        self.fields["languages"].choices = language_choices()
+        cast(forms.ChoiceField, self.fields["unit"]).choices = [
+            ("", _("Choose…")), *[(loc.name, by_local[loc.pk]) for loc in locals_ if by_local[loc.pk]],
+            (NOT_LISTED, _("My workplace is not listed"))]
+        cast(forms.ChoiceField, self.fields["local"]).choices = [("", _("Choose…")), *[(str(loc.code), loc.name) for loc in locals_]]
+        cast(forms.ChoiceField, self.fields["languages"]).choices = language_choices()
         if local is not None:
             del self.fields["local"]
         attrs = {"pseudonym": "nickname", "email": "email", "phone": "tel", "handle": "username",
@@ -91,7 +91,8 @@ class JoinForm(forms.Form):
         return password
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         unit_code = data.get("unit")
         data["unit_obj"] = self._units.get(unit_code or "")
         if data["unit_obj"] is not None:

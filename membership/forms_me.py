@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -39,17 +39,17 @@ class ProfileForm(forms.Form):
     )
     ui_language = forms.ChoiceField(label=_("Language of this site"), choices=())
 
-    def __init__(self, *args: Any, member: Member, user: User, **kwargs: Any) -> None:
+    def __init__(self, data: Any = None, *, member: Member, user: User, **kwargs: Any) -> None:
         initial = {
             "pseudonym": member.pseudonym, "languages": member.language_list, "email": member.email or "",
             "phone": member.phone or "", "ui_language": user.language,
         }
-        super().__init__(*args, initial=initial, **kwargs)
+        super().__init__(data, initial=initial, **kwargs)
         known = dict(MEMBER_LANGUAGES)
         # Keep languages recorded elsewhere (at joining, by an import) even when not in our list.
         extra = [(code, code) for code in member.language_list if code not in known]
-        self.fields["languages"].choices = [*MEMBER_LANGUAGES, *extra]
-        self.fields["ui_language"].choices = settings.LANGUAGES
+        cast(forms.ChoiceField, self.fields["languages"]).choices = [*MEMBER_LANGUAGES, *extra]
+        cast(forms.ChoiceField, self.fields["ui_language"]).choices = settings.LANGUAGES
 
     def clean_pseudonym(self) -> str:
         pseudonym = self.cleaned_data["pseudonym"].strip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
@@ -10,6 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from membership.models import BargainingUnit, Local, Member
 from membership.roles import Role
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class UnitChoiceField(forms.ModelChoiceField):
@@ -63,15 +66,15 @@ class UnitForm(forms.Form):
 
     def __init__(self, *args: Any, local: Local, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["unit"].queryset = local.units.select_related("employer", "client")
+        cast(forms.ModelChoiceField, self.fields["unit"]).queryset = local.units.select_related("employer", "client")
 
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role in this local"))
 
-    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, choices: list[tuple[str, StrOrPromise]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = choices
+        cast(forms.ChoiceField, self.fields["role"]).choices = choices
 
 
 class RejectForm(forms.Form):

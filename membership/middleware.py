@@ -36,7 +36,8 @@ class OfficerTwoFactorMiddleware:
         user = request.user
         if (
             user.is_authenticated
-            and not user.is_verified()  # type: ignore[union-attr]
+            # django-otp's OTPMiddleware (before this one) gives the user is_verified() at run time.
+            and not user.is_verified()  # type: ignore[attr-defined]
             and not request.path.startswith("/static/")
             and request.path not in self.exempt_paths()
             and needs_two_factor(user)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 import uuid
 import zoneinfo
+from collections.abc import Iterator
+from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -34,7 +36,7 @@ class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def create_user(self, handle: str, password: str | None = None, *, email: str = "", email_index: str | None = None,
-                    **extra: object) -> User:
+                    **extra: Any) -> User:
         user = self.model(handle=handle.strip().lower(), **extra)
         user.set_email(email, index=email_index)
         user.set_password(password)
@@ -42,7 +44,7 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
-    def create_superuser(self, handle: str, password: str | None = None, **extra: object) -> User:
+    def create_superuser(self, handle: str, password: str | None = None, **extra: Any) -> User:
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
         return self.create_user(handle, password, **extra)
@@ -79,7 +81,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "handle"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
     objects = UserManager()
 
@@ -97,7 +99,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             "tessera.session", self.password + self.session_nonce, algorithm="sha256"
         ).hexdigest()
 
-    def get_session_auth_fallback_hash(self):  # type: ignore[no-untyped-def]
+    def get_session_auth_fallback_hash(self) -> Iterator[str]:
         # Django would accept hashes made with older SECRET_KEYs; ours mix in the nonce too.
         from django.conf import settings
 

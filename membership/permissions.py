@@ -7,7 +7,7 @@ Never ask `user.has_perm("membership.…", local)` directly: it would miss the s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -15,6 +15,9 @@ from django.http import Http404
 from membership.models import Local, Member, UnionCard
 from membership.roles import can_grant, status_allows
 from membership.selectors import locals_where, role_in_local
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def access_local(user: Any, code: Any, *, codename: str = "view_local", for_write: bool = False) -> Local:
@@ -126,7 +129,7 @@ def has_local_perm(user: Any, codename: str, local: Local) -> bool:
     return _has(user, codename, local)
 
 
-def grantable_roles(user: Any, member: Member) -> list[tuple[str, str]]:
+def grantable_roles(user: Any, member: Member) -> list[tuple[str, StrOrPromise]]:
     """Roles the viewer may give this member: none when the member has no account, is the viewer,
     or already holds a role above the viewer's rank."""
     from membership.roles import Role
@@ -137,7 +140,7 @@ def grantable_roles(user: Any, member: Member) -> list[tuple[str, str]]:
     return [(role.value, role.label) for role in Role if can_grant_role(user, member.local, role)]
 
 
-def access_role_change(user: Any, member_code: Any) -> tuple[Member, list[tuple[str, str]]]:
+def access_role_change(user: Any, member_code: Any) -> tuple[Member, list[tuple[str, StrOrPromise]]]:
     """A member on a roll the user sees, with the roles the user may give them; 403 if none."""
     member = access_roll_member(user, member_code)
     choices = grantable_roles(user, member)

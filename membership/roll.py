@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -30,6 +30,9 @@ from membership.names import ERR_UNSAFE_CHARACTERS, unsafe_characters
 from union import crypto
 from union.csv import FORMULA_STARTS
 from union.csv import neutralise as neutralise  # re-exported: import and tests use it here
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 PAGE_SIZE = 50
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
@@ -50,7 +53,11 @@ LANGUAGES_MAX = 100
 
 # --- listing ----------------------------------------------------------------------------------
 
-def with_role(qs: QuerySet[Member]) -> QuerySet[Member]:
+class RoleAnnotation(TypedDict):
+    role: str | None
+
+
+def with_role(qs: QuerySet[Member]) -> QuerySet[WithAnnotations[Member, RoleAnnotation]]:
     """Annotate each member with their role in their own local (None without an account)."""
     role = RoleGrant.objects.filter(user_id=OuterRef("user_id"), local_id=OuterRef("local_id")).values("role")[:1]
     return qs.annotate(role=Subquery(role))
@@ -264,7 +271,7 @@ def _parse_rows(reader: Iterator[list[str]], local: Local) -> ImportPreview:
         raise ImportFileError(_("The first line must name the columns; “pseudonym” is required. "
                                 "Known columns: %(columns)s.") % {"columns": ", ".join(COLUMNS[:-1])})
     units = _unit_lookup(local)
-    rows = []
+    rows: list[ImportRow] = []
     for number, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
             continue

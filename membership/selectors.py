@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 
@@ -63,7 +63,8 @@ def users_with_local_perm(local: Local, codename: str) -> QuerySet[User]:
     """Active users who hold `codename` on `local` now (role and membership status both allow it)."""
     from guardian.shortcuts import get_users_with_perms
 
-    holders = get_users_with_perms(local, only_with_perms_in=[codename], with_group_users=True)
+    # guardian annotates the result as `Any | list[str]`; without attach_perms it is a queryset of users.
+    holders = cast("QuerySet[User]", get_users_with_perms(local, only_with_perms_in=[codename], with_group_users=True))
     standing = Member.objects.filter(local=local, erased_at__isnull=True, status__in=statuses_allowing(codename))
     return User.objects.filter(pk__in=holders.values("pk"), is_active=True).filter(
         pk__in=standing.values("user_id"))

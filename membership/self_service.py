@@ -55,8 +55,11 @@ class ProfileUpdate:
 
 def _email_taken(member: Member, email_index: str) -> bool:
     # The account's email is unique across the whole platform (it finds the account at login).
+    accounts = User.objects.filter(email_index=email_index)
+    if member.user_id is not None:
+        accounts = accounts.exclude(pk=member.user_id)
     return (Member.objects.filter(union_id=member.union_id, email_index=email_index).exclude(pk=member.pk).exists()
-            or User.objects.filter(email_index=email_index).exclude(pk=member.user_id).exists())
+            or accounts.exists())
 
 
 def _phone_taken(member: Member, phone_index: str) -> bool:
@@ -201,7 +204,7 @@ def member_resign(*, actor: User, member: Member) -> Member:
     _set_status(actor=actor, member=member, new=Member.Status.RESIGNED, reason=RESIGN_REASON)
     if member.user_id is not None:
         grant = RoleGrant.objects.filter(user_id=member.user_id, local_id=member.local_id).first()
-        if grant is not None and grant.role != Role.MEMBER:
+        if grant is not None and grant.role != Role.MEMBER and member.user is not None:
             role_grant(actor=actor, user=member.user, local=member.local, role=Role.MEMBER)
     return member
 

@@ -6,6 +6,7 @@ Officers log in with a verified two-factor session (`login_as`), as they must in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -14,6 +15,11 @@ from membership.devices import Authenticator
 from membership.models import Local, User
 from membership.selectors import needs_two_factor
 from tests.factories import make_local, make_member, make_totp, make_union
+
+if TYPE_CHECKING:
+    # What django.test.Client returns: a response with .context, .templates and .json() added
+    # (django-stubs' name for it; the class exists only in the stubs).
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse  # noqa: F401
 
 PERSONAS = ("anonymous", "member", "steward", "organizer", "representative", "local_admin", "outsider")
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pytest_django import Settings
 
 from tests.base import Personas, build_personas
 
@@ -11,12 +12,12 @@ def personas(db: None) -> Personas:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: pytest.FixtureRequest) -> None:
+def _fast_password_hashing(settings: Settings) -> None:
     # Argon2 at production cost makes a large suite slow; tests that check hashing set it back.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _media_in_tmp(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
     # Documents (cards, letters) and evidence are written under MEDIA_ROOT: never the developer's own.
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from membership.devices import Authenticator
 from membership.models import BargainingUnit, ClientPlatform, Employer, Local, Member, Union, User
@@ -22,7 +23,7 @@ def make_local(union: Union | None = None, name: str = "Local") -> Local:
     return Local.objects.create(union=union or make_union(), name=f"{name} {n}", slug=f"local-{n}")
 
 
-def make_user(handle: str | None = None, *, email: str | None = None, password: str = PASSWORD, **extra: object) -> User:
+def make_user(handle: str | None = None, *, email: str | None = None, password: str = PASSWORD, **extra: Any) -> User:
     handle = handle or f"user{next(_seq)}"
     return User.objects.create_user(handle, password, email=email if email is not None else f"{handle}@example.org", **extra)
 
@@ -36,7 +37,7 @@ def make_unit(local: Local, **fields: object) -> BargainingUnit:
     return BargainingUnit.objects.create(local=local, employer=employer, client=client, **defaults)
 
 
-def make_member(local: Local, role: str = "member", *, handle: str | None = None, **user_fields: object) -> User:
+def make_member(local: Local, role: str = "member", *, handle: str | None = None, **user_fields: Any) -> User:
     user = make_user(handle, **user_fields)
     Member.objects.create(user=user, union=local.union, local=local, pseudonym=f"{user.handle}-p",
                           status=Member.Status.ACTIVE)

@@ -102,7 +102,8 @@ def pdf_response(pdf: bytes, *, filename: str) -> HttpResponse:
     """A download of `pdf`, freshly rendered or read back from a stored document."""
     response = HttpResponse(pdf, content_type="application/pdf")
     # content_disposition_header quotes the name and adds filename*= for accents ("Réclamation").
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    # Never None with as_attachment=True; django-stubs has no overload saying so.
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)  # type: ignore[assignment]
     # Set here too, not only by SecurityMiddleware, so the download stays a PDF whatever the settings.
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -5,5 +5,6 @@ from django.urls import path
 from union.consumers import NotificationConsumer
 
 websocket_urlpatterns: list = [
-    path("ws/notifications/", NotificationConsumer.as_asgi()),
+    # Channels' URLRouter takes Django's path() with an ASGI app; django-stubs types path() for views.
+    path("ws/notifications/", NotificationConsumer.as_asgi()),  # type: ignore[arg-type]
 ]

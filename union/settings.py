@@ -15,6 +15,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -141,7 +142,7 @@ ROOT_URLCONF = "union.urls"
 ASGI_APPLICATION = "union.asgi.application"
 WSGI_APPLICATION = None
 
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],

@@ -40,6 +40,7 @@ from grievances.services import GrievanceError, event_add, event_correct, grieva
 from grievances.services import grievance_update_draft as update_draft
 from membership.models import User
 from membership.selectors import locals_where
+from membership.types import AuthedHttpRequest
 
 PAGE_SIZE = 50
 
@@ -70,7 +71,7 @@ def _render_list(request: HttpRequest, cases: QuerySet[Grievance], *, title: str
 @never_cache
 @login_required
 @require_GET
-def case_list(request: HttpRequest) -> HttpResponse:
+def case_list(request: AuthedHttpRequest) -> HttpResponse:
     """The cases of the locals where the user sees grievances; members go to their own cases."""
     officer_locals = locals_where(request.user, "view_grievances")
     if not officer_locals.exists():
@@ -84,7 +85,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def case_mine(request: HttpRequest) -> HttpResponse:
+def case_mine(request: AuthedHttpRequest) -> HttpResponse:
     """The steward's open cases, next deadline first."""
     access_steward_local(request.user)
     return _render_list(request, my_cases(request.user), title=_("Cases I work on"), kind="mine")
@@ -93,7 +94,7 @@ def case_mine(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def case_own(request: HttpRequest) -> HttpResponse:
+def case_own(request: AuthedHttpRequest) -> HttpResponse:
     """Cases where the user is a grievant, and the drafts they started."""
     return _render_list(request, own_cases(request.user), title=_("Your grievances"), kind="own")
 
@@ -101,7 +102,7 @@ def case_own(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def case_new(request: HttpRequest) -> HttpResponse:
+def case_new(request: AuthedHttpRequest) -> HttpResponse:
     """A member files their own case; it stays a draft until they submit it."""
     member = access_filing_member(request.user)
     form = IntakeForm(request.POST or None, union=member.union)
@@ -117,7 +118,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def case_new_for(request: HttpRequest) -> HttpResponse:
+def case_new_for(request: AuthedHttpRequest) -> HttpResponse:
     """A steward files a case on behalf of one or several members of their local."""
     local = access_steward_local(request.user)
     form = StewardIntakeForm(request.POST or None, union=local.union, local=local)
@@ -138,7 +139,7 @@ def case_new_for(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def case_edit(request: HttpRequest, code: Any) -> HttpResponse:
+def case_edit(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     grievance, level = access_own_draft(request.user, code)
     names = ["category", "title", "incident_date", "narrative", "remedy", "sensitive", "letter_may_name"]
     initial = {name: getattr(grievance, name) for name in names}
@@ -160,7 +161,7 @@ def case_edit(request: HttpRequest, code: Any) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def case_submit(request: HttpRequest, code: Any) -> HttpResponse:
+def case_submit(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     grievance, _level = access_own_draft(request.user, code)
     try:
         grievance = grievance_submit(actor=request.user, grievance=grievance)
@@ -208,7 +209,7 @@ def _render_case(request: HttpRequest, grievance: Grievance, level: str, *, even
 @never_cache
 @login_required
 @require_GET
-def detail(request: HttpRequest, code: Any) -> HttpResponse:
+def detail(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     grievance, level = access_grievance(request.user, code)
     return _render_case(request, grievance, level)
 
@@ -216,7 +217,7 @@ def detail(request: HttpRequest, code: Any) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def case_event_add(request: HttpRequest, code: Any) -> HttpResponse:
+def case_event_add(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     grievance, level = access_grievance(request.user, code, for_write=True)
     form = EventForm(request.POST)
     if form.is_valid():
@@ -233,7 +234,7 @@ def case_event_add(request: HttpRequest, code: Any) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def case_event_correct(request: HttpRequest, code: Any, event: Any) -> HttpResponse:
+def case_event_correct(request: AuthedHttpRequest, code: Any, event: Any) -> HttpResponse:
     grievance, level = access_grievance(request.user, code, for_write=True)
     original = access_correctable_event(grievance, event)
     form = CorrectionForm(request.POST or None)

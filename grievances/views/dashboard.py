@@ -6,7 +6,7 @@ the cases the viewer may open (restricted cases for the assigned steward and loc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django import forms
@@ -25,16 +25,24 @@ from grievances.models import Category, Grievance
 from grievances.services import grievance_export_record
 from membership.models import BargainingUnit, Local
 from membership.permissions import access_local
+from membership.types import AuthedHttpRequest
 from union.csv import CsvResponse
 
 ERR_DATES = gettext_lazy("The first date must not be after the last.")
 
 
+class CategoryNameChoiceField(forms.ModelChoiceField):
+    """Names are stored in English and translated when shown (grievances/defaults.py)."""
+
+    def label_from_instance(self, obj: Category) -> str:
+        return _(obj.name)
+
+
 class DashboardFilterForm(forms.Form):
     unit = forms.ModelChoiceField(queryset=BargainingUnit.objects.none(), to_field_name="code", required=False,
                                   label=gettext_lazy("Unit"), empty_label=gettext_lazy("All units"))
-    category = forms.ModelChoiceField(queryset=Category.objects.none(), to_field_name="slug", required=False,
-                                      label=gettext_lazy("Category"), empty_label=gettext_lazy("All categories"))
+    category = CategoryNameChoiceField(queryset=Category.objects.none(), to_field_name="slug", required=False,
+                                       label=gettext_lazy("Category"), empty_label=gettext_lazy("All categories"))
     status = forms.ChoiceField(required=False, label=gettext_lazy("Status"), choices=[
         ("", gettext_lazy("Open and closed")), (Grievance.Status.OPEN, gettext_lazy("Open")),
         (Grievance.Status.CLOSED, gettext_lazy("Closed"))])
@@ -45,13 +53,12 @@ class DashboardFilterForm(forms.Form):
 
     def __init__(self, *args: Any, local: Local, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["unit"].queryset = local.units.select_related("employer", "client").order_by("employer__name", "pk")
-        self.fields["category"].queryset = Category.objects.filter(union_id=local.union_id)
-        # Names are stored in English and translated when shown (grievances/defaults.py).
-        self.fields["category"].label_from_instance = lambda category: _(category.name)
+        cast(forms.ModelChoiceField, self.fields["unit"]).queryset = local.units.select_related("employer", "client").order_by("employer__name", "pk")
+        cast(forms.ModelChoiceField, self.fields["category"]).queryset = Category.objects.filter(union_id=local.union_id)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("opened_from") and data.get("opened_to") and data["opened_from"] > data["opened_to"]:
             raise forms.ValidationError(ERR_DATES)
         return data
@@ -65,7 +72,7 @@ def _filters(request: HttpRequest, local: Local) -> tuple[DashboardFilterForm, d
 @never_cache
 @login_required
 @require_GET
-def dashboard(request: HttpRequest, code: UUID) -> HttpResponse:
+def dashboard(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
     local = access_local(request.user, code, codename="view_grievances")
     form, filters = _filters(request, local)
     context: dict[str, Any] = {"local": local, "form": form, "query": request.GET.urlencode()}
@@ -92,7 +99,7 @@ def dashboard(request: HttpRequest, code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def export(request: HttpRequest, code: UUID) -> HttpResponse:
+def export(request: AuthedHttpRequest, code: UUID) -> HttpResponse | CsvResponse:
     local = access_local(request.user, code, codename="view_grievances")
     form, filters = _filters(request, local)
     if filters is None:

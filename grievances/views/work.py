@@ -51,6 +51,7 @@ from grievances.permissions import (
 )
 from membership.models import Invitation, Member, RoleGrant, UnionCard
 from membership.roles import OFFICER_ROLES, Role
+from membership.types import AuthedHttpRequest
 from union.pdf import pdf_response
 
 FORMS = {"advance": AdvanceForm, "close": CloseForm, "reopen": ReopenForm, "assign": AssignForm,
@@ -83,7 +84,7 @@ def _work_page(request: HttpRequest, grievance: Grievance, bound: Any = None, na
 @never_cache
 @login_required
 @require_GET
-def work_actions(request: HttpRequest, code: UUID) -> HttpResponse:
+def work_actions(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
     grievance, _level = access_grievance(request.user, code, for_write=True)
     return _work_page(request, grievance)
 
@@ -127,7 +128,7 @@ def _workflow_view(name: str) -> Any:
     @never_cache
     @login_required
     @require_POST
-    def view(request: HttpRequest, code: UUID) -> HttpResponse:
+    def view(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
         return _workflow_post(request, code, name)
 
     view.__name__ = view.__qualname__ = f"work_{name}"
@@ -160,6 +161,7 @@ def organizing_timeline(members: list[Member]) -> list[dict[str, Any]]:
         rows.append({"on": _day(grant.granted_at), "member": users[grant.user_id],
                      "label": _("New role: %(role)s") % {"role": Role(grant.role).label}})
     for invitation in Invitation.objects.filter(inviter_id__in=ids):
+        assert invitation.inviter_id is not None  # the filter above
         rows.append({"on": _day(invitation.created_at), "member": by_id[invitation.inviter_id],
                      "label": _("Invited a coworker to join")})
     return rows
@@ -186,7 +188,7 @@ def register_rows(grievance: Grievance) -> list[dict[str, Any]]:
 @never_cache
 @login_required
 @require_GET
-def work_register(request: HttpRequest, code: UUID) -> HttpResponse:
+def work_register(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
     grievance = access_register(request.user, code)
     services.grievance_record_view(actor=request.user, grievance=grievance, page="register")
     return render(request, "grievances/work/register.html", {
@@ -255,7 +257,7 @@ def _evidence_page(request: HttpRequest, grievance: Grievance, level: str, form:
 @never_cache
 @login_required
 @require_GET
-def work_evidence(request: HttpRequest, code: UUID) -> HttpResponse:
+def work_evidence(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
     grievance, level = access_grievance(request.user, code)
     return _evidence_page(request, grievance, level)
 
@@ -264,25 +266,27 @@ def work_evidence(request: HttpRequest, code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def work_evidence_upload(request: HttpRequest, code: UUID) -> HttpResponse:
+def work_evidence_upload(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
     handler = EvidenceUploadHandler(request)
     request.upload_handlers = [handler]
     if request.content_type == "multipart/form-data":
         # Parsed here, with our parser and handler, before anything reads request.POST.
+        # Django passes the request itself as the parser's stream too (HttpRequest.parse_file_upload);
+        # django-stubs wants an IO[bytes] there.
         request._post, request._files = RawNameParser(  # type: ignore[attr-defined]
-            request.META, request, [handler], request.encoding).parse()
+            request.META, request, [handler], request.encoding).parse()  # type: ignore[arg-type]
     return _evidence_upload(request, code, handler)
 
 
 @csrf_protect
-def _evidence_upload(request: HttpRequest, code: UUID, handler: EvidenceUploadHandler) -> HttpResponse:
+def _evidence_upload(request: AuthedHttpRequest, code: UUID, handler: EvidenceUploadHandler) -> HttpResponse:
     grievance, level = access_grievance_for_upload(request.user, code)
     form = EvidenceForm(request.POST, request.FILES)
     upload = request.FILES.get("file")
-    if handler.too_big or (upload is not None and upload.size > MAX_BYTES):
+    if handler.too_big or (upload is not None and (upload.size or 0) > MAX_BYTES):
         form.is_valid()
         form.errors["file"] = form.error_class([str(ERR_SIZE)])
-    elif form.is_valid():
+    elif form.is_valid() and upload is not None:  # a valid form has the file
         try:
             evidence = services.evidence_upload(actor=request.user, grievance=grievance, name=handler.raw_name,
                                                 content=upload.read())
@@ -303,14 +307,15 @@ def safe_filename(name: str, fallback: str) -> str:
 @never_cache
 @login_required
 @require_GET
-def work_evidence_download(request: HttpRequest, code: UUID) -> HttpResponse:
+def work_evidence_download(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
     evidence = access_evidence(request.user, code)
     content = services.evidence_read(actor=request.user, evidence=evidence)
     content_type = evidence.content_type
     if content_type.startswith("text/"):
         content_type += "; charset=utf-8"
     response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(
+    # Never None with as_attachment=True; django-stubs has no overload saying so.
+    response["Content-Disposition"] = content_disposition_header(  # type: ignore[assignment]
         as_attachment=True, filename=safe_filename(evidence.filename, f"evidence-{evidence.code}"))
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -338,7 +343,7 @@ def _letters_page(request: HttpRequest, grievance: Grievance, form: LetterForm |
 @never_cache
 @login_required
 @require_GET
-def work_letters(request: HttpRequest, code: UUID) -> HttpResponse:
+def work_letters(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
     grievance = access_officer_grievance(request.user, code)
     form = None
     if request.GET.get("start") == "narrative" and can_work(request.user, grievance):
@@ -350,7 +355,7 @@ def work_letters(request: HttpRequest, code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def work_letter_issue(request: HttpRequest, code: UUID) -> HttpResponse:
+def work_letter_issue(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
     grievance = access_officer_grievance(request.user, code, for_write=True)
     form = LetterForm(request.POST)
     if not grievance.number:
@@ -372,7 +377,7 @@ def work_letter_issue(request: HttpRequest, code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def work_letter_download(request: HttpRequest, code: UUID) -> HttpResponse:
+def work_letter_download(request: AuthedHttpRequest, code: UUID) -> HttpResponse:
     letter = access_letter(request.user, code)
     return pdf_response(services.letter_read(actor=request.user, letter=letter),
                         filename=f"{letter.grievance.number}-letter-v{letter.version}.pdf")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -282,7 +283,8 @@ def join_submit(
             break
         try:
             with transaction.atomic():
-                member = member_join(email=email, email_index=email_index, **signup)  # type: ignore[arg-type]
+                member = member_join(email=email, email_index=email_index, **signup)
+                assert member.user_id is not None, "member_join always creates the account"
                 User.objects.filter(pk=member.user_id).update(language=language)
         except (IntegrityError, ValidationError):
             # A simultaneous sign-up committed first: the unique index made us wait for it (or
@@ -328,8 +330,8 @@ def _rehearse_join(signup: dict[str, Any], *, language: str) -> None:
     email = f"rehearsal-{secrets.token_hex(8)}@rehearsal.invalid"
     try:
         with transaction.atomic():
-            member = member_join(email=email, email_index=blind_index(email, purpose="email"),
-                                 **signup)  # type: ignore[arg-type]
+            member = member_join(email=email, email_index=blind_index(email, purpose="email"), **signup)
+            assert member.user_id is not None, "member_join always creates the account"
             User.objects.filter(pk=member.user_id).update(language=language)
             raise _Rehearsal
     except (_Rehearsal, IntegrityError, ValidationError, MembershipError):
@@ -345,7 +347,7 @@ def _join_duplicate(*, local: Local, existing: Member | None, handle: str, email
         Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True).update(used_at=timezone.now())
     if existing is not None and existing.user is not None and not existing.user.is_active:
         # A fresh link goes out: the unconfirmed account lives as long as the newest link.
-        User.objects.filter(pk=existing.user_id, is_active=False).update(
+        User.objects.filter(pk=existing.user.pk, is_active=False).update(
             confirm_by=timezone.now() + timedelta(seconds=JOIN_CONFIRM_MAX_AGE))
     audit_record(None, "join.duplicate", existing, local_id=existing.local_id if existing else local.pk,
                  invited=invitation is not None)
@@ -386,7 +388,7 @@ def member_confirm_email(*, member: Member) -> Member:
     member = Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=member.pk)
     if member.status != Member.Status.APPLICANT or member.user is None or member.user.is_active:
         raise MembershipError(gettext_lazy("This confirmation link has already been used."))
-    User.objects.filter(pk=member.user_id).update(is_active=True, confirm_by=None)
+    User.objects.filter(pk=member.user.pk).update(is_active=True, confirm_by=None)
     member.user.is_active = True
     audit_record(member.user, "member.email_confirmed", member, local_id=member.local_id)
     if pseudonym_clashes(union=member.union, pseudonym=member.pseudonym, exclude=member):
@@ -415,8 +417,9 @@ def join_ceiling_alert(*, union: Union, per: str, limit: int) -> int:
     people: dict[int, User] = {}
     locals_ = list(union.locals.all())
     for local in locals_:
-        for user in get_users_with_perms(local, only_with_perms_in=["verify_members", "manage_roles"],
-                                         with_group_users=False):
+        # guardian annotates the result as `Any | list[str]`; without attach_perms it is a queryset of users.
+        for user in cast("models.QuerySet[User]", get_users_with_perms(
+                local, only_with_perms_in=["verify_members", "manage_roles"], with_group_users=False)):
             if user.is_active:
                 people[user.pk] = user
     for user in people.values():
@@ -426,7 +429,7 @@ def join_ceiling_alert(*, union: Union, per: str, limit: int) -> int:
                     gettext("More sign-ups than usual: the public join form is paused for the rest of the hour. "
                             "Invitation links still work."))
         notify_user(user.pk, kind="join.ceiling", text=text, url=reverse("audit_log"))
-        transaction.on_commit(lambda u=user: emails.account_news(u))
+        transaction.on_commit(partial(emails.account_news, user))
     for local in locals_:
         audit_record(None, "join.ceiling", union, local_id=local.pk, per=per, limit=limit, alerted=len(people))
     return len(people)

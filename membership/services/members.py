@@ -43,10 +43,10 @@ def _set_status(*, actor: User | None, member: Member, new: str, reason: str) ->
         member=member, from_status=current, to_status=new, reason=reason or None,
         changed_by=actor if actor is not None and actor.is_authenticated else None,
         changed_at=member.status_changed_at)
-    if member.user_id is not None:
+    if member.user is not None:
         # Same transaction: a suspended, resigned or rejected officer loses every right at once.
         apply_local_rights(member.user, member.local)
-        broadcast_on_commit(user_group(member.user_id), {"type": "roles.changed"})
+        broadcast_on_commit(user_group(member.user.pk), {"type": "roles.changed"})
     audit_record(actor, "member.status", member, local_id=member.local_id, **{"from": current, "to": new},
                  change=change.pk)
 
@@ -87,12 +87,12 @@ def _tell_applicant(member: Member, *, verified: bool) -> None:
     from union import emails
     from union.realtime import notify_user
 
-    if member.user_id is None:
+    user = member.user
+    if user is None:
         return
     from django.utils import translation
     from django.utils.translation import gettext
 
-    user = member.user
     with translation.override(user.language or "en"):
         text = gettext("Your membership was verified. Welcome!") if verified else gettext(
             "Your application was not accepted. An organizer can tell you why.")

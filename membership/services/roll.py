@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from typing import cast
+
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy
 
 from membership.models import (
@@ -81,10 +83,10 @@ def roll_export_record(*, actor: User, local: Local, rows: int, alert_rows: int)
     audit_record(actor, "roll.export", local, local_id=local.pk, rows=rows, large=large)
     if not large:
         return False
-    admins = [
-        u for u in get_users_with_perms(local, only_with_perms_in=["manage_roles", "view_audit"], with_group_users=False)
-        if u.is_active
-    ]
+    # guardian annotates the result as `Any | list[str]`; without attach_perms it is a queryset of users.
+    holders = cast("models.QuerySet[User]", get_users_with_perms(
+        local, only_with_perms_in=["manage_roles", "view_audit"], with_group_users=False))
+    admins = [u for u in holders if u.is_active]
     texts = {}
     for admin in admins:
         with translation.override(admin.language or "en"):

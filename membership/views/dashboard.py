@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -21,6 +21,7 @@ from membership import charts
 from membership.models import Local, Member, SupportAssessment, SupportLevel
 from membership.permissions import access_assessable_member, access_local, can_assess_support
 from membership.support import SupportError, support_assess
+from membership.types import AuthedHttpRequest
 
 PAGE_SIZE = 50
 
@@ -30,13 +31,13 @@ class AssessForm(forms.Form):
 
     def __init__(self, *args: Any, local: Local, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["level"].queryset = SupportLevel.objects.filter(union_id=local.union_id)
+        cast(forms.ModelChoiceField, self.fields["level"]).queryset = SupportLevel.objects.filter(union_id=local.union_id)
 
 
 @never_cache
 @login_required
 @require_GET
-def dashboard(request: HttpRequest, code: str) -> HttpResponse:
+def dashboard(request: AuthedHttpRequest, code: str) -> HttpResponse:
     local = access_local(request.user, code, codename="view_roll")
     progress = charts.unit_progress(local)
     weeks = charts.weekly_signatures(local)
@@ -88,7 +89,7 @@ def _is_uuid(value: str) -> bool:
 @never_cache
 @login_required
 @require_GET
-def support(request: HttpRequest, code: str) -> HttpResponse:
+def support(request: AuthedHttpRequest, code: str) -> HttpResponse:
     local = access_local(request.user, code, codename="view_roll")
     return _support_page(request, local)
 
@@ -96,7 +97,7 @@ def support(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def assess(request: HttpRequest, code: str, member_code: str) -> HttpResponse:
+def assess(request: AuthedHttpRequest, code: str, member_code: str) -> HttpResponse:
     local, member = access_assessable_member(request.user, code, member_code)
     form = AssessForm(request.POST, local=local)
     if not form.is_valid():

@@ -40,6 +40,7 @@ from membership.services import (
     join_unconfirmed_member,
     member_confirm_email,
 )
+from membership.types import AuthedHttpRequest
 from union.pdf import pdf_response
 
 SENSITIVE = ("password", "legal_name", "email", "phone")
@@ -133,7 +134,7 @@ def join_invite_card(request: HttpRequest, slug: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def join_invite(request: HttpRequest, slug: str) -> HttpResponse:
+def join_invite(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     """A member makes a personal invitation; its link is shown once, in the answer to the POST."""
     union = _union(slug)
     member = access_inviting_member(request.user, union)
@@ -166,7 +167,7 @@ def join_confirm(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def join_cards(request: HttpRequest) -> HttpResponse:
+def join_cards(request: AuthedHttpRequest) -> HttpResponse:
     cards = UnionCard.objects.filter(member__user=request.user).select_related("member__union")
     return render(request, "membership/join/cards.html", {"cards": cards})
 
@@ -174,7 +175,7 @@ def join_cards(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def join_card(request: HttpRequest, code: Any) -> HttpResponse:
+def join_card(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     card = access_own_card(request.user, code)
     return render(request, "membership/join/card.html", {"card": card, "signed": card.signed})
 
@@ -182,7 +183,7 @@ def join_card(request: HttpRequest, code: Any) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def join_card_pdf(request: HttpRequest, code: Any) -> HttpResponse:
+def join_card_pdf(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     card = access_own_card(request.user, code)
     # Stored in the document layer the first time, then the same bytes each time (membership/cards.py).
     return pdf_response(card_pdf(actor=request.user, card=card), filename=f"card-{card.signed_at:%Y-%m-%d}.pdf")
@@ -191,7 +192,7 @@ def join_card_pdf(request: HttpRequest, code: Any) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def join_card_revoke(request: HttpRequest, code: Any) -> HttpResponse:
+def join_card_revoke(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     card = access_own_card(request.user, code)
     if request.method == "POST" and card.revoked_at is None:
         card_revoke(actor=request.user, card=card)

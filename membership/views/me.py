@@ -32,9 +32,10 @@ from membership.self_service import (
 )
 from membership.services import MembershipError
 from membership.time_zones import TimeZoneForm
+from membership.types import AuthedHttpRequest
 
 
-def _own_member(request: HttpRequest) -> Member:
+def _own_member(request: AuthedHttpRequest) -> Member:
     """The member record of the logged-in account; 404 for accounts without one (or erased)."""
     return access_own_member(request.user)
 
@@ -50,7 +51,7 @@ def _card_url(card_code: object) -> str:
 @never_cache
 @login_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedHttpRequest) -> HttpResponse:
     member = _own_member(request)
     cards = [(card, _card_url(card.code)) for card in member.cards.all()]
     return render(request, "membership/me/home.html", {"member": member, "cards": cards})
@@ -59,7 +60,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit(request: HttpRequest) -> HttpResponse:
+def edit(request: AuthedHttpRequest) -> HttpResponse:
     member = _own_member(request)
     form = ProfileForm(request.POST if request.method == "POST" else None, member=member, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -77,7 +78,8 @@ def edit(request: HttpRequest) -> HttpResponse:
             response = redirect("membership:me_home")
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, form.cleaned_data["ui_language"],
                                 max_age=365 * 24 * 3600, secure=settings.LANGUAGE_COOKIE_SECURE,
-                                samesite=settings.LANGUAGE_COOKIE_SAMESITE)
+                                # django-stubs types this setting as str, its own set_cookie() wants a Literal.
+                                samesite=settings.LANGUAGE_COOKIE_SAMESITE)  # type: ignore[arg-type]
             return response
     return render(request, "membership/me/edit.html", {"form": form, "time_zone_form": TimeZoneForm(user=request.user)},
                   status=400 if form.errors else 200)
@@ -86,7 +88,7 @@ def edit(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: AuthedHttpRequest) -> HttpResponse:
     member = _own_member(request)
     data = member_export(actor=request.user, member=member)
     response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
@@ -98,7 +100,7 @@ def export(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def resign(request: HttpRequest) -> HttpResponse:
+def resign(request: AuthedHttpRequest) -> HttpResponse:
     member = _own_member(request)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -117,7 +119,7 @@ def resign(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("password")
 @login_required
 @require_http_methods(["GET", "POST"])
-def erase(request: HttpRequest) -> HttpResponse:
+def erase(request: AuthedHttpRequest) -> HttpResponse:
     member = _own_member(request)
     form = EraseForm(request.POST if request.method == "POST" else None, user=request.user)
     if request.method == "POST" and form.is_valid():

@@ -12,6 +12,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
@@ -42,6 +43,7 @@ from membership.permissions import (
 )
 from membership.permissions import has_local_perm as _has
 from membership.roles import Role
+from membership.types import AuthedHttpRequest
 from union.csv import CsvResponse
 
 
@@ -60,7 +62,7 @@ def _query_without_cursor(request: HttpRequest) -> str:
 @never_cache
 @login_required
 @require_GET
-def roll_list(request: HttpRequest, local_code: UUID) -> HttpResponse:
+def roll_list(request: AuthedHttpRequest, local_code: UUID) -> HttpResponse:
     local = access_roll_local(request.user, local_code)
     form, filters = _filters(request, local)
     page = roll.keyset_page(roll.roll_queryset(local, filters), after=request.GET.get("after", ""),
@@ -75,7 +77,7 @@ def roll_list(request: HttpRequest, local_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def roll_pending(request: HttpRequest, local_code: UUID) -> HttpResponse:
+def roll_pending(request: AuthedHttpRequest, local_code: UUID) -> HttpResponse:
     local = access_roll_local(request.user, local_code, need="verify_members")
     qs = roll.roll_queryset(local, {"status": Member.Status.PENDING})
     page = roll.keyset_page(qs, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
@@ -84,7 +86,7 @@ def roll_pending(request: HttpRequest, local_code: UUID) -> HttpResponse:
     })
 
 
-def _member_page(request: HttpRequest, member: Member, *, status_form: StatusForm | None = None,
+def _member_page(request: AuthedHttpRequest, member: Member, *, status_form: StatusForm | None = None,
                  dues_form: DuesForm | None = None, unit_form: UnitForm | None = None,
                  role_form: RoleForm | None = None, notes_form: NotesForm | None = None,
                  status: int = 200) -> HttpResponse:
@@ -113,14 +115,14 @@ def _member_page(request: HttpRequest, member: Member, *, status_form: StatusFor
 @never_cache
 @login_required
 @require_GET
-def roll_member(request: HttpRequest, member_code: UUID) -> HttpResponse:
+def roll_member(request: AuthedHttpRequest, member_code: UUID) -> HttpResponse:
     return _member_page(request, access_roll_member(request.user, member_code))
 
 
 @never_cache
 @login_required
 @require_POST
-def roll_member_status(request: HttpRequest, member_code: UUID) -> HttpResponse:
+def roll_member_status(request: AuthedHttpRequest, member_code: UUID) -> HttpResponse:
     member = access_roll_member(request.user, member_code, need="manage_members")
     form = StatusForm(request.POST)
     if form.is_valid():
@@ -138,7 +140,7 @@ def roll_member_status(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def roll_member_notes(request: HttpRequest, member_code: UUID) -> HttpResponse:
+def roll_member_notes(request: AuthedHttpRequest, member_code: UUID) -> HttpResponse:
     member = access_roll_member(request.user, member_code, need="manage_members")
     form = NotesForm(request.POST)
     if not form.is_valid():
@@ -151,7 +153,7 @@ def roll_member_notes(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def roll_member_unit(request: HttpRequest, member_code: UUID) -> HttpResponse:
+def roll_member_unit(request: AuthedHttpRequest, member_code: UUID) -> HttpResponse:
     member = access_roll_member(request.user, member_code, need="manage_members")
     form = UnitForm(request.POST, local=member.local)
     if not form.is_valid():
@@ -164,8 +166,10 @@ def roll_member_unit(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def roll_member_role(request: HttpRequest, member_code: UUID) -> HttpResponse:
+def roll_member_role(request: AuthedHttpRequest, member_code: UUID) -> HttpResponse:
     member, choices = access_role_change(request.user, member_code)
+    if member.user is None:  # never: a member without an account is offered no role
+        raise PermissionDenied
     form = RoleForm(request.POST, choices=choices)
     if not form.is_valid():
         return _member_page(request, member, role_form=form, status=400)
@@ -177,7 +181,7 @@ def roll_member_role(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def roll_member_dues(request: HttpRequest, member_code: UUID) -> HttpResponse:
+def roll_member_dues(request: AuthedHttpRequest, member_code: UUID) -> HttpResponse:
     member = access_roll_member(request.user, member_code, need="manage_members")
     form = DuesForm(request.POST)
     if not form.is_valid():
@@ -191,7 +195,7 @@ def roll_member_dues(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def roll_verify(request: HttpRequest, member_code: UUID) -> HttpResponse:
+def roll_verify(request: AuthedHttpRequest, member_code: UUID) -> HttpResponse:
     member = access_roll_member(request.user, member_code, need="verify_members")
     try:
         services.member_verify(actor=request.user, member=member)
@@ -205,7 +209,7 @@ def roll_verify(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def roll_reject(request: HttpRequest, member_code: UUID) -> HttpResponse:
+def roll_reject(request: AuthedHttpRequest, member_code: UUID) -> HttpResponse:
     member = access_roll_member(request.user, member_code, need="verify_members")
     form = RejectForm(request.POST)
     if not form.is_valid():
@@ -223,7 +227,7 @@ def roll_reject(request: HttpRequest, member_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def roll_export(request: HttpRequest, local_code: UUID) -> CsvResponse:
+def roll_export(request: AuthedHttpRequest, local_code: UUID) -> CsvResponse:
     local = access_roll_local(request.user, local_code, need="manage_members")
     _form, filters = _filters(request, local)
     qs = roll.roll_queryset(local, filters)
@@ -244,7 +248,7 @@ def _import_page(request: HttpRequest, local: Local, **context: Any) -> HttpResp
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def roll_import(request: HttpRequest, local_code: UUID) -> HttpResponse:
+def roll_import(request: AuthedHttpRequest, local_code: UUID) -> HttpResponse:
     local = access_roll_local(request.user, local_code, need="manage_members")
     if request.method == "GET":
         return _import_page(request, local)
@@ -265,7 +269,7 @@ def roll_import(request: HttpRequest, local_code: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def roll_import_commit(request: HttpRequest, local_code: UUID) -> HttpResponse:
+def roll_import_commit(request: AuthedHttpRequest, local_code: UUID) -> HttpResponse:
     local = access_roll_local(request.user, local_code, need="manage_members")
     form = ImportCommitForm(request.POST)
     text = roll.unstash_upload(request.session, local, request.POST.get("token", "")) if form.is_valid() else None

@@ -152,6 +152,7 @@ class LiveServer:
                 message = email.message_from_bytes(chunk[start:].lstrip())
                 if address.lower() in (message.get("To") or "").lower():
                     payload = message.get_payload(decode=True)
+                    assert isinstance(payload, bytes), "a text/plain part decodes to bytes"
                     bodies.append(payload.decode(message.get_content_charset() or "utf-8", errors="replace"))
             if len(bodies) >= count or time.monotonic() > deadline:
                 return bodies

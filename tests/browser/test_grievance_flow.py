@@ -46,7 +46,9 @@ def test_a_sensitive_case_from_a_phone_to_the_steward_and_back(people: Callable[
     case_url = page.url
     page.get_by_role("button", name="Submit to the union", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text(CASE_NUMBER)
-    number = CASE_NUMBER.search(page.get_by_role("status").inner_text()).group(0)
+    filed = CASE_NUMBER.search(page.get_by_role("status").inner_text())
+    assert filed is not None
+    number = filed.group(0)
     expect(page.get_by_role("heading", level=2, name="This is a draft")).to_have_count(0)
     member.screenshot("grievance-2-filed")
 

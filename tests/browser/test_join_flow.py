@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from membership.management.commands.seed_demo import DEMO_PASSWORD
 from tests.browser.conftest import Browsing, log_in
@@ -48,7 +48,7 @@ class Visitor:
         )
 
 
-def _fill_join_form(page: object, visitor: Visitor, language: str, *, handle: str | None = None,
+def _fill_join_form(page: Page, visitor: Visitor, language: str, *, handle: str | None = None,
                     pseudonym: str | None = None) -> None:
     def t(msgid: str) -> str:
         return catalog_text(language, msgid)
@@ -78,9 +78,9 @@ def _confirm_path(session: Browsing, visitor: Visitor) -> str:
     return found.group(1)
 
 
-def _assert_no_sideways_scroll(page: object) -> None:
+def _assert_no_sideways_scroll(page: Page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"the page scrolls sideways: {width} px wide"
+    assert page.viewport_size is not None and width <= page.viewport_size["width"], f"the page scrolls sideways: {width} px wide"
 
 
 def test_a_visitor_joins_in_french_and_an_organizer_verifies(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from grievances.defaults import ensure_defaults
-from grievances.models import Category, Grievance
+from grievances.models import Category, Grievance, Step
 from grievances.services import grievance_assign, grievance_create, grievance_submit
 from membership.models import Member
 from tests.base import Personas
@@ -24,3 +24,15 @@ def make_case(p: Personas, *, submit: bool = True, assign: bool = True, category
     if submit and assign:
         grievance = grievance_assign(actor=p.local_admin, grievance=grievance, steward=p.steward)
     return grievance
+
+
+def number(grievance: Grievance) -> str:
+    """A filed case's number (a draft has none)."""
+    assert grievance.number is not None, "the case was not filed"
+    return grievance.number
+
+
+def current_step(grievance: Grievance) -> Step:
+    """The step a filed case is at (a draft has none)."""
+    assert grievance.step is not None, "the case was not filed"
+    return grievance.step

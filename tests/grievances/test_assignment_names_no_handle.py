@@ -9,7 +9,7 @@ from django.apps import apps
 from django.test import Client
 from django.urls import reverse
 
-from grievances.models import Event
+from grievances.models import Event, Grievance
 from grievances.services import grievance_assign
 from membership.models import Member
 from tests.base import Personas, login_as
@@ -19,7 +19,7 @@ from tests.grievances.factories import make_case
 migration = importlib.import_module("grievances.migrations.0002_assignment_events_name_steward_by_id")
 
 
-def assignments(case: object) -> list[Event]:
+def assignments(case: Grievance) -> list[Event]:
     return list(Event.objects.filter(grievance=case, kind=Event.Kind.ASSIGNMENT).order_by("id"))
 
 

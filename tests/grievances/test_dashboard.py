@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from django.db import connection
@@ -20,8 +21,11 @@ from grievances.services import event_add, grievance_advance, grievance_close
 from membership.services import role_grant
 from tests.base import Personas, login_as
 from tests.factories import make_member, make_totp
-from tests.grievances.factories import make_case
+from tests.grievances.factories import current_step, make_case
 from union.models import AuditEvent
+
+if TYPE_CHECKING:
+    from tests.base import TestResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -41,13 +45,14 @@ def table(html: str, heading_id: str) -> dict[str, int]:
     return {label: int(n) for label, n in rows}
 
 
-def csv_rows(response) -> list[dict[str, str]]:
+def csv_rows(response: TestResponse) -> list[dict[str, str]]:
     text = b"".join(response).decode()
     return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 
 def advance(p: Personas, grievance: Grievance) -> Grievance:
-    nxt = Step.objects.filter(union=grievance.union, position__gt=grievance.step.position).order_by("position").first()
+    nxt = Step.objects.filter(union=grievance.union, position__gt=current_step(grievance).position).order_by("position").first()
+    assert nxt is not None, "the case is not at the last step"
     return grievance_advance(actor=p.steward, grievance=grievance, step=nxt)
 
 
@@ -83,6 +88,7 @@ class TestDashboard:
         client = login_as(Client(), p.steward)
         html = client.get(dash_url(p), {"category": "pay", "status": "open"}).content.decode()
         assert table(html, "categories-heading") == {"Pay": 1}
+        assert a.unit is not None
         html = client.get(dash_url(p), {"unit": str(a.unit.code)}).content.decode()
         assert table(html, "categories-heading") == {"Pay": 1}
         tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()

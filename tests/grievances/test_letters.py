@@ -19,7 +19,7 @@ from grievances.models import Grievance, Letter, LetterRequest
 from grievances.services import letter_issue, letter_request
 from membership.models import Member, User
 from tests.base import Personas, login_as
-from tests.grievances.factories import make_case
+from tests.grievances.factories import make_case, number
 from tests.services import need
 from union.documents import document_read
 from union.models import AuditEvent, Document
@@ -65,7 +65,7 @@ class TestContent:
         assert response.status_code == 302
         letter = Letter.objects.get()
         text = pdf_text(stored(letter), tmp_path)
-        assert case.number in text and "Article 12.3" in text
+        assert number(case) in text and "Article 12.3" in text
         assert "night shift was not paid" in text and "payslip shows 0 hours" in text
         assert "Pay what is owed" in text
         assert "Wanjiru" not in text and "Kamau" not in text

@@ -9,9 +9,10 @@ writable) and nothing in the case, its timeline, evidence, letters or audit log 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from django.forms import ModelChoiceField
 from django.test import Client
 from django.urls import reverse
 from guardian.shortcuts import get_perms
@@ -73,7 +74,7 @@ def _requests(grievance: Grievance, evidence: Evidence, letter: Letter) -> list[
     assert event is not None
     gets = ["grievances:detail", "grievances:work_actions", "grievances:work_register", "grievances:work_evidence",
             "grievances:work_letters"]
-    requests = [("get", reverse(name, kwargs=code), {}) for name in gets]
+    requests: list[tuple[str, str, dict[str, Any]]] = [("get", reverse(name, kwargs=code), {}) for name in gets]
     requests += [
         ("get", reverse("grievances:work_evidence_download", kwargs={"code": evidence.code}), {}),
         ("get", reverse("grievances:work_letter_download", kwargs={"code": letter.code}), {}),
@@ -128,7 +129,8 @@ class TestAnAssignedStewardWhoLosesTheRight:
         grievance = case[0]
         LOSSES[loss](personas)
         form = AssignForm(grievance=grievance)
-        assert personas.steward not in form.fields["steward"].queryset
+        offered = cast(ModelChoiceField, form.fields["steward"]).queryset
+        assert offered is not None and personas.steward not in offered
         response = login_as(Client(), personas.local_admin).post(
             reverse("grievances:work_assign", kwargs={"code": grievance.code}), {"steward": personas.steward.handle})
         assert response.status_code == 400

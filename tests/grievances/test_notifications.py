@@ -23,7 +23,7 @@ from grievances.models import Grievance, Step
 from grievances.services import event_add, grievance_advance, grievance_assign
 from membership.models import User
 from tests.base import Personas, build_personas, login_as
-from tests.grievances.factories import make_case
+from tests.grievances.factories import current_step, make_case
 from union.asgi import application
 from union.realtime import notify_user
 
@@ -66,7 +66,7 @@ def committed_notice(user: User) -> None:
 
 
 def next_step(grievance: Grievance) -> Step:
-    return Step.objects.filter(union=grievance.union, position__gt=grievance.step.position).order_by("position")[0]
+    return Step.objects.filter(union=grievance.union, position__gt=current_step(grievance).position).order_by("position")[0]
 
 
 @transactional

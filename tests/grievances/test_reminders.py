@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core import mail
 from django.core.management import call_command
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from grievances.models import Grievance, Reminder, Step
 from grievances.reminders import send_reminders
@@ -36,6 +37,12 @@ NARRATIVE = "CANARY-7781 the queue showed beheadings all night"
 OPEN_INBOXES: list[Inbox] = []
 
 
+def _layer() -> BaseChannelLayer:
+    layer = get_channel_layer()
+    assert layer is not None, "settings configure a channel layer"
+    return layer
+
+
 class Inbox:
     """The notifications one user's open pages would receive.
 
@@ -44,7 +51,7 @@ class Inbox:
     """
 
     def __init__(self, user: User) -> None:
-        self.layer = get_channel_layer()
+        self.layer = _layer()
         self.loop = asyncio.new_event_loop()
         self.channel = self.loop.run_until_complete(self.layer.new_channel())
         self.loop.run_until_complete(self.layer.group_add(user_group(user.pk), self.channel))
@@ -69,7 +76,7 @@ class Inbox:
 
 
 @pytest.fixture
-def run(django_capture_on_commit_callbacks: Any) -> Callable[[date], int]:
+def run(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> Callable[[date], int]:
     def run_on(today: date) -> int:
         with django_capture_on_commit_callbacks(execute=True):
             return send_reminders(today)
@@ -82,7 +89,7 @@ def _clean_inboxes() -> Iterator[None]:
     yield
     while OPEN_INBOXES:
         OPEN_INBOXES.pop().close()
-    async_to_sync(get_channel_layer().flush)()
+    async_to_sync(_layer().flush)()
 
 
 def due(grievance: Grievance, day: date) -> Grievance:
@@ -92,7 +99,7 @@ def due(grievance: Grievance, day: date) -> Grievance:
 
 
 class TestWhoIsReminded:
-    def test_the_steward_of_a_case_due_soon_is_notified_in_app_and_by_email(self, personas: Personas, run) -> None:
+    def test_the_steward_of_a_case_due_soon_is_notified_in_app_and_by_email(self, personas: Personas, run: Callable[[date], int]) -> None:
         case = due(make_case(personas, narrative=NARRATIVE), MONDAY + timedelta(days=2))
         inbox = Inbox(personas.steward)
         assert run(MONDAY) == 1
@@ -102,17 +109,17 @@ class TestWhoIsReminded:
         assert [m.to for m in mail.outbox] == [[personas.steward.email]]
         assert Reminder.objects.filter(grievance=case, recipient=personas.steward, sent_on=MONDAY).count() == 1
 
-    def test_an_overdue_case_is_reminded_too(self, personas: Personas, run) -> None:
+    def test_an_overdue_case_is_reminded_too(self, personas: Personas, run: Callable[[date], int]) -> None:
         due(make_case(personas), MONDAY - timedelta(days=5))
         assert run(MONDAY) == 1
 
-    def test_a_deadline_far_away_is_not_reminded(self, personas: Personas, run) -> None:
+    def test_a_deadline_far_away_is_not_reminded(self, personas: Personas, run: Callable[[date], int]) -> None:
         due(make_case(personas), MONDAY + timedelta(days=14))
         inbox = Inbox(personas.steward)
         assert run(MONDAY) == 0
         assert inbox.read() == [] and mail.outbox == []
 
-    def test_cases_without_a_steward_closed_or_draft_are_skipped(self, personas: Personas, run) -> None:
+    def test_cases_without_a_steward_closed_or_draft_are_skipped(self, personas: Personas, run: Callable[[date], int]) -> None:
         p = personas
         due(make_case(p, assign=False), MONDAY)
         closed = make_case(p)
@@ -122,14 +129,14 @@ class TestWhoIsReminded:
         assert run(MONDAY) == 0
         assert mail.outbox == [] and not Reminder.objects.exists()
 
-    def test_a_deactivated_steward_is_skipped(self, personas: Personas, run) -> None:
+    def test_a_deactivated_steward_is_skipped(self, personas: Personas, run: Callable[[date], int]) -> None:
         due(make_case(personas), MONDAY)
         User.objects.filter(pk=personas.steward.pk).update(is_active=False)
         assert run(MONDAY) == 0
 
 
 class TestOncePerDay:
-    def test_a_second_run_the_same_day_sends_nothing_new(self, personas: Personas, run) -> None:
+    def test_a_second_run_the_same_day_sends_nothing_new(self, personas: Personas, run: Callable[[date], int]) -> None:
         due(make_case(personas), MONDAY + timedelta(days=1))
         inbox = Inbox(personas.steward)
         assert run(MONDAY) == 1
@@ -137,13 +144,13 @@ class TestOncePerDay:
         assert len(inbox.read()) == 1 and len(mail.outbox) == 1
         assert Reminder.objects.count() == 1
 
-    def test_the_next_day_sends_again(self, personas: Personas, run) -> None:
+    def test_the_next_day_sends_again(self, personas: Personas, run: Callable[[date], int]) -> None:
         due(make_case(personas), MONDAY + timedelta(days=2))
         assert run(MONDAY) == 1
         assert run(MONDAY + timedelta(days=1)) == 1
         assert len(mail.outbox) == 2
 
-    def test_a_new_steward_is_reminded_the_same_day(self, personas: Personas, run) -> None:
+    def test_a_new_steward_is_reminded_the_same_day(self, personas: Personas, run: Callable[[date], int]) -> None:
         p = personas
         case = due(make_case(p), MONDAY)
         assert run(MONDAY) == 1
@@ -152,7 +159,8 @@ class TestOncePerDay:
         assert run(MONDAY) == 1
         assert [m.to for m in mail.outbox][-1] == [other.email]
 
-    def test_the_command_runs_and_says_how_many(self, personas: Personas, django_capture_on_commit_callbacks) -> None:
+    def test_the_command_runs_and_says_how_many(
+            self, personas: Personas, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> None:
         due(make_case(personas), MONDAY)
         out = StringIO()
         with django_capture_on_commit_callbacks(execute=True):
@@ -163,16 +171,17 @@ class TestOncePerDay:
 
 
 class TestNoDetails:
-    def test_the_email_names_no_case_and_repeats_nothing(self, personas: Personas, run) -> None:
+    def test_the_email_names_no_case_and_repeats_nothing(self, personas: Personas, run: Callable[[date], int]) -> None:
         case = due(make_case(personas, narrative=NARRATIVE, contract_article="Art. 12"), MONDAY)
         run(MONDAY)
         [email] = mail.outbox
         text = f"{email.subject}\n{email.body}"
+        assert case.number is not None
         for detail in (case.number, case.title, "CANARY", "Art. 12", "Pay", str(case.code), "grievance", "union"):
             assert detail.lower() not in text.lower(), detail
         assert "/login/" in email.body or "login" in email.body
 
-    def test_the_in_app_text_names_the_number_only(self, personas: Personas, run) -> None:
+    def test_the_in_app_text_names_the_number_only(self, personas: Personas, run: Callable[[date], int]) -> None:
         case = due(make_case(personas, narrative=NARRATIVE), MONDAY)
         inbox = Inbox(personas.steward)
         run(MONDAY)
@@ -180,7 +189,7 @@ class TestNoDetails:
         for detail in (case.title, "CANARY", "Pay what is owed", personas.member.handle):
             assert detail not in notice["text"]
 
-    def test_the_text_is_in_the_stewards_language(self, personas: Personas, run) -> None:
+    def test_the_text_is_in_the_stewards_language(self, personas: Personas, run: Callable[[date], int]) -> None:
         User.objects.filter(pk=personas.steward.pk).update(language="fr")
         due(make_case(personas), MONDAY)
         inbox = Inbox(personas.steward)
@@ -203,7 +212,7 @@ class TestHolidays:
         # 11 | 12 holiday | 15 16 17 18 19 | 22 23 24 | 25 26 holidays | 29
         assert self.investigation(personas, date(2025, 12, 10)).due_date == date(2025, 12, 29)
 
-    def test_a_deadline_across_christmas_and_new_year(self, personas: Personas, run) -> None:
+    def test_a_deadline_across_christmas_and_new_year(self, personas: Personas, run: Callable[[date], int]) -> None:
         case = self.investigation(personas, date(2025, 12, 22))
         # 23 24 | 25 26 holidays | 29 30 31 | 1 Jan holiday | 2 | 5 6 7 8
         assert case.due_date == date(2026, 1, 8)

@@ -14,7 +14,7 @@ from grievances.models import AdverseAction, Grievance
 from grievances.services import adverse_action_add, grievance_close
 from membership.models import Member
 from tests.base import Personas, login_as
-from tests.grievances.factories import make_case
+from tests.grievances.factories import current_step, make_case
 from union.models import AuditEvent
 
 
@@ -38,7 +38,7 @@ class TestAdvance:
         assert response.status_code == 302 and response["Location"] == detail(case)
         case = fresh(case)
         # 10 working days from Friday 19 Dec 2025 in Kenya skip Christmas, Boxing Day and New Year's Day.
-        assert case.step.slug == "investigation" and case.step_started == date(2025, 12, 19)
+        assert current_step(case).slug == "investigation" and case.step_started == date(2025, 12, 19)
         assert case.due_date == date(2026, 1, 7)
         assert AuditEvent.objects.filter(action="grievance.advance").count() == 1
 
@@ -47,21 +47,21 @@ class TestAdvance:
         response = post(personas, "steward", case, "advance", {"step": "step-2", "triggered_on": "2026-01-05"})
         assert response.status_code == 400
         assert "one step forward at a time" in response.content.decode()
-        assert fresh(case).step.slug == "intake" and fresh(case).due_date == case.due_date
+        assert current_step(fresh(case)).slug == "intake" and fresh(case).due_date == case.due_date
         assert not AuditEvent.objects.filter(action="grievance.advance").exists()
 
     def test_a_future_date_is_refused(self, personas: Personas) -> None:
         case = make_case(personas)
         tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
         response = post(personas, "steward", case, "advance", {"step": "investigation", "triggered_on": tomorrow})
-        assert response.status_code == 400 and fresh(case).step.slug == "intake"
+        assert response.status_code == 400 and current_step(fresh(case)).slug == "intake"
 
     def test_a_closed_case_does_not_advance(self, personas: Personas) -> None:
         case = make_case(personas)
         grievance_close(actor=personas.steward, grievance=case, outcome="won", summary="Paid.")
         response = post(personas, "steward", case, "advance", {"step": "investigation", "triggered_on": "2026-01-05"})
         assert response.status_code == 400 and "not open" in response.content.decode()
-        assert fresh(case).step.slug == "intake"
+        assert current_step(fresh(case)).slug == "intake"
 
     @pytest.mark.parametrize(("persona", "status"), [
         ("organizer", 403), ("representative", 403), ("member", 403), ("outsider", 404),
@@ -70,7 +70,7 @@ class TestAdvance:
                                                         status: int) -> None:
         case = make_case(personas)
         response = post(personas, persona, case, "advance", {"step": "investigation", "triggered_on": "2026-01-05"})
-        assert response.status_code == status and fresh(case).step.slug == "intake"
+        assert response.status_code == status and current_step(fresh(case)).slug == "intake"
 
     def test_an_unknown_case_is_404(self, personas: Personas) -> None:
         client = login_as(Client(), personas.local_admin)
@@ -143,7 +143,9 @@ class TestAssign:
     @pytest.mark.parametrize("handle", ["organizer", "member", "outsider"])
     def test_only_those_who_work_grievances_in_the_local_are_offered(self, personas: Personas, handle: str) -> None:
         case = make_case(personas)
-        response = post(personas, "local_admin", case, "assign", {"steward": personas.get(handle).handle})
+        candidate = personas.get(handle)
+        assert candidate is not None
+        response = post(personas, "local_admin", case, "assign", {"steward": candidate.handle})
         assert response.status_code == 400 and fresh(case).steward == personas.steward
 
     def test_the_page_lists_the_possible_stewards(self, personas: Personas) -> None:

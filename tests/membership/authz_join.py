@@ -29,7 +29,9 @@ def member_card(p: Personas) -> dict[str, Any]:
     card = UnionCard.objects.filter(member=member).first()
     if card is None:
         ensure_default_card_texts(member.union)
-        card = card_sign(member=member, card_text=current_card_text(member.union, "en"),
+        text = current_card_text(member.union, "en")
+        assert text is not None
+        card = card_sign(member=member, card_text=text,
                          signature_name="Test Signature", consents={"I want to join": True})
     return {"code": card.code}
 

@@ -46,6 +46,7 @@ def test_it_moves_the_reasons_and_keeps_a_verifiable_chain(legacy_log: Member, p
     assert User.objects.get(pk=personas.outsider.pk).deactivation_reason == "asked by Wanjiru"
     assert AuditEvent.objects.get(action="user.sessions_ended").details == {"cause": "deactivated"}
     note = AuditEvent.objects.order_by("-seq").first()
+    assert note is not None
     assert note.action == "audit.reasons_moved" and note.details == {"rows": 3, "rehashed_from": status.seq}
     assert AuditChainHead.objects.get(pk=1).last_seq == note.seq
     migration.move_reasons(apps, None)  # a second run finds nothing to move

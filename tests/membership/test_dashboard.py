@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from membership import charts
-from membership.models import CardText, Member, SupportAssessment, SupportLevel, UnionCard
+from membership.models import BargainingUnit, CardText, Local, Member, SupportAssessment, SupportLevel, Union, UnionCard
 from membership.support import (
     DEFAULT_LEVELS,
     SupportError,
@@ -29,12 +29,13 @@ pytestmark = pytest.mark.django_db
 S = Member.Status
 
 
-def card_text(union) -> CardText:  # type: ignore[no-untyped-def]
+def card_text(union: Union) -> CardText:
     return CardText.objects.get_or_create(union=union, version=1, language="en",
                                           defaults={"title": "Card", "body": "I join."})[0]
 
 
-def contact(local, unit, status=S.ACTIVE, *, cards: int = 1, revoked: bool = False, signed_at=None) -> Member:  # type: ignore[no-untyped-def]
+def contact(local: Local, unit: BargainingUnit | None, status: str = S.ACTIVE, *, cards: int = 1, revoked: bool = False,
+            signed_at: datetime | None = None) -> Member:
     n = Member.objects.count()
     member = Member.objects.create(union=local.union, local=local, unit=unit, pseudonym=f"contact {n}", status=status)
     for _i in range(cards):

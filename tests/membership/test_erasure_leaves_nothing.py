@@ -86,7 +86,9 @@ def test_an_erased_steward_leaves_no_trace_in_the_database(tmp_path: Path) -> No
     role_grant(actor=p.local_admin, user=steward, local=p.local, role="steward")
     member_set_notes(actor=p.organizer, member=member, notes=f"{NAME}, {PHONE}, evenings")
     support_levels_seed_defaults(actor=p.organizer, union=p.local.union)
-    support_assess(actor=p.organizer, member=member, level=p.local.union.support_levels.first())
+    level = p.local.union.support_levels.first()
+    assert level is not None
+    support_assess(actor=p.organizer, member=member, level=level)
     for typed in (HANDLE, EMAIL):
         Client().post(reverse("account:login"), {"username": typed, "password": "not the password"})
     page = login_as(Client(), p.local_admin).get(reverse("grievances:detail", kwargs={"code": case.code}))

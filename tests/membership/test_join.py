@@ -114,6 +114,7 @@ class TestJoinPage:
         assert response["Location"] == reverse("membership:join_sent", kwargs={"slug": union.slug})
         member = Member.objects.get(pseudonym="Kito")
         assert member.status == Member.Status.APPLICANT and member.unit == unit and member.local == unit.local
+        assert member.user is not None
         assert member.user.is_active is False and member.user.language == "sw"
         assert member.legal_name == CANARY_NAME and member.email == CANARY_EMAIL
         assert member.phone == "+" + CANARY_PHONE_DIGITS and member.language_list == ["sw", "en"]
@@ -240,6 +241,7 @@ class TestConfirmation:
         response = client.post(link)
         assert response.status_code == 302 and response["Location"] == reverse("account:login")
         member.refresh_from_db()
+        assert member.user is not None
         assert member.status == Member.Status.PENDING and member.user.is_active
         assert AuditEvent.objects.filter(action="member.email_confirmed").exists()
         assert can_log_in("kito")
@@ -261,6 +263,7 @@ class TestConfirmation:
         with mock.patch("django.core.signing.time.time", return_value=timezone.now().timestamp() + 4 * 86400):
             assert Client().post(reverse("membership:join_confirm", kwargs={"token": token})).status_code == 404
         member.refresh_from_db()
+        assert member.user is not None
         assert member.status == Member.Status.APPLICANT and not member.user.is_active
 
     def test_it_refuses_other_methods(self, db: None) -> None:
@@ -276,9 +279,11 @@ class TestInvitations:
         assert b"/i/" not in client.get(self.invite_url(union)).content
         response = client.post(self.invite_url(union))
         assert response.status_code == 200 and response["Cache-Control"].startswith("max-age=0")
-        token = re.search(rb"/j/[\w-]+/i/([\w-]+)/", response.content).group(1).decode()
+        link = re.search(rb"/j/[\w-]+/i/([\w-]+)/", response.content)
+        assert link is not None
+        token = link.group(1).decode()
         invitation = Invitation.objects.get()
-        assert invitation.inviter.user == personas.member and token not in invitation.token_hash
+        assert invitation.inviter is not None and invitation.inviter.user == personas.member and token not in invitation.token_hash
         assert abs(invitation.expires_at - invitation.created_at - timedelta(days=14)) < timedelta(seconds=5)
         assert b"data:image/svg+xml;base64," in response.content
         assert AuditEvent.objects.filter(action="invitation.create").exists()

@@ -82,7 +82,8 @@ class TestUnionCeiling:
         alerts = AuditEvent.objects.filter(action="join.ceiling")
         # One record per local, one alert for the window, whoever kept trying.
         assert alerts.count() == personas.local.union.locals.count()
-        assert alerts.first().details["alerted"] >= 2  # the organizer and the local admin at least
+        first = alerts.first()
+        assert first is not None and first.details["alerted"] >= 2  # the organizer and the local admin at least
         told = {m.to[0] for m in mail.outbox if "news for you" in m.subject}
         assert told  # organizers with an email got the neutral nudge
         assert Member.objects.filter(pseudonym__startswith="Worker").count() == 3
@@ -122,7 +123,8 @@ class TestCleanup:
         join(union, unit, 1)
         User.objects.filter(handle="worker1").update(confirm_by=timezone.now() + timedelta(minutes=1))
         join(union, unit, 5, email="worker1@example.org")
-        assert User.objects.get(handle="worker1").confirm_by > timezone.now() + timedelta(days=2)
+        confirm_by = User.objects.get(handle="worker1").confirm_by
+        assert confirm_by is not None and confirm_by > timezone.now() + timedelta(days=2)
 
 
 class TestPseudonymSquatting:

@@ -45,4 +45,5 @@ def test_a_long_accept_language_header_joins_in_a_supported_language(personas: P
     assert response.status_code == 400  # the code is not one of the form's choices
     response = Client().post(join_url(personas.local.union), form_data(unit), HTTP_ACCEPT_LANGUAGE=f"sw-{LONG}")
     assert response.status_code == 302
-    assert Member.objects.get(pseudonym="Kito").user.language in dict(settings.LANGUAGES)
+    user = Member.objects.get(pseudonym="Kito").user
+    assert user is not None and user.language in dict(settings.LANGUAGES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
@@ -11,11 +12,15 @@ from django.core import mail
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
 from membership.models import User
 from membership.services import user_deactivate
 from tests.base import Personas
 from tests.factories import PASSWORD, make_user
+
+if TYPE_CHECKING:
+    from tests.base import TestResponse
 
 LOGIN = reverse("account:login")
 
@@ -25,7 +30,7 @@ def amani(db: None) -> User:
     return make_user("amani", email="Amani@Example.org")
 
 
-def log_in(client: Client, username: str, password: str = PASSWORD, **extra: str) -> object:
+def log_in(client: Client, username: str, password: str = PASSWORD, **extra: str) -> TestResponse:
     return client.post(LOGIN, {"username": username, "password": password, **extra})
 
 
@@ -57,8 +62,8 @@ class TestLogin:
         assert response["Location"] == "/"
         assert log_in(Client(), "amani", next="/account/")["Location"] == "/account/"
 
-    def test_it_hashes_passwords_with_argon2(self, settings: object, db: None) -> None:
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]  # type: ignore[attr-defined]
+    def test_it_hashes_passwords_with_argon2(self, settings: Settings, db: None) -> None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
         user = make_user("hashed")
         assert identify_hasher(user.password).algorithm == "argon2"
 
@@ -139,7 +144,7 @@ class TestLockout:
         attempt = AccessAttempt.objects.get()
         stored = " ".join(str(v) for v in attempt.__dict__.values())
         assert "amani" not in stored.lower() and "127.0.0.1" not in stored
-        assert attempt.ip_address.startswith("fd")
+        assert attempt.ip_address is not None and attempt.ip_address.startswith("fd")
 
     def test_the_lockout_table_keeps_neither_the_browser_nor_the_page_asked_for(self, amani: User) -> None:
         user_agent = "Mozilla/5.0 (Linux; Android 14; SM-A546E Build/UP1A.231005.007; canary-ua-7731) Mobile"
@@ -154,7 +159,7 @@ class TestLockout:
         assert AccessAttempt.objects.get().failures_since_start == 2
         assert "canary" not in stored and "Android" not in stored and "3f0c9a52" not in stored
 
-    def test_a_locked_pair_unlocks_after_the_cool_off(self, client: Client, amani: User, settings: object) -> None:
+    def test_a_locked_pair_unlocks_after_the_cool_off(self, client: Client, amani: User, settings: Settings) -> None:
         for _ in range(5):
             log_in(client, "amani", "wrong password")
         assert log_in(client, "amani").status_code == 429

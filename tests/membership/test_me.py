@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from membership.models import (
     CardText,
+    Local,
     Member,
     MemberStatusChange,
     SupportAssessment,
@@ -49,7 +50,7 @@ def profile(**changes: object) -> dict[str, object]:
     return data
 
 
-def join(local, *, name: str, email: str, phone: str, handle: str) -> Member:  # type: ignore[no-untyped-def]
+def join(local: Local, *, name: str, email: str, phone: str, handle: str) -> Member:
     text = CardText.objects.get_or_create(union=local.union, version=1, language="en",
                                           defaults={"title": "Union card", "body": "I join the union."})[0]
     return member_join(union=local.union, local=local, unit=None, handle=handle, password=PASSWORD,
@@ -301,6 +302,7 @@ class TestErase:
         card = UnionCard.objects.get(member=member)
         assert card.signed == {"erased": True} and card.revoked_at is not None
         assert not SupportAssessment.objects.filter(member=member).exists()
+        assert member.user_id is not None
         user = User.objects.get(pk=member.user_id)
         assert not user.is_active and user.handle.startswith("erased-") and user.email is None
         assert not user.has_usable_password() and not user.role_grants.exists()

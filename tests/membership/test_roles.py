@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from membership.models import Local, User
 from membership.permissions import access_local, can_grant_role, local_perms
 from membership.roles import ROLE_PERMISSIONS, Role
 from membership.services import role_grant, role_revoke
@@ -14,7 +15,7 @@ from tests.factories import make_member, make_user
 from union.models import AuditEvent
 
 
-def perms(user: object, local: object) -> set[str]:
+def perms(user: User, local: Local) -> set[str]:
     from guardian.shortcuts import get_perms
 
     return set(get_perms(user, local))
@@ -49,6 +50,7 @@ class TestGrants:
     def test_a_grant_is_audited_with_the_previous_role(self, personas: Personas) -> None:
         role_grant(actor=personas.local_admin, user=personas.member, local=personas.local, role="steward")
         event = AuditEvent.objects.filter(action="role.grant").order_by("-seq").first()
+        assert event is not None
         assert event.details == {"role": "steward", "previous": "member"} and event.local_id == personas.local.pk
 
     def test_a_bad_role_changes_nothing(self, personas: Personas) -> None:

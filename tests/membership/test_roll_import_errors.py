@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -13,23 +14,26 @@ from django.urls import reverse
 from membership.models import Member
 from tests.base import Personas, login_as
 
+if TYPE_CHECKING:
+    from tests.base import TestResponse
+
 pytestmark = pytest.mark.django_db
 HEADER = "pseudonym,email,phone,languages,dues,dues_last_paid\n"
 
 
-def upload(client: Client, p: Personas, content: bytes) -> object:
+def upload(client: Client, p: Personas, content: bytes) -> TestResponse:
     url = reverse("membership:roll_import", kwargs={"local_code": p.local.code})
     return client.post(url, {"file": SimpleUploadedFile("roll.csv", content, content_type="text/csv")})
 
 
-def commit(client: Client, p: Personas, response: object) -> object:
+def commit(client: Client, p: Personas, response: TestResponse) -> TestResponse:
     url = reverse("membership:roll_import_commit", kwargs={"local_code": p.local.code})
-    token = response.context["commit_form"].initial["token"]  # type: ignore[attr-defined]
+    token = response.context["commit_form"].initial["token"]
     return client.post(url, {"token": token, "valid_only": "on"})
 
 
-def errors(response: object) -> dict[str, str]:
-    return {r.pseudonym: " ".join(r.errors) for r in response.context["preview"].rows}  # type: ignore[attr-defined]
+def errors(response: TestResponse) -> dict[str, str]:
+    return {r.pseudonym: " ".join(r.errors) for r in response.context["preview"].rows}
 
 
 def imported() -> list[Member]:
@@ -79,7 +83,7 @@ class TestRowErrors:
 class TestRoundTrip:
     def export(self, client: Client, p: Personas) -> bytes:
         response = client.get(reverse("membership:roll_export", kwargs={"local_code": p.local.code}))
-        return b"".join(response)  # type: ignore[arg-type]
+        return b"".join(response)
 
     def test_export_then_import_flags_every_row_as_already_on_the_roll(self, personas: Personas) -> None:
         for pseudonym, phone, email in (("PhoneOnly", "+254 700 000 111", ""), ("Both", "+254 700 000 222",
@@ -92,7 +96,7 @@ class TestRoundTrip:
             m.save()
         client = login_as(Client(), personas.organizer)
         response = upload(client, personas, self.export(client, personas))
-        rows = response.context["preview"].rows  # type: ignore[attr-defined]
+        rows = response.context["preview"].rows
         assert rows and all("Already on the roll" in " ".join(r.errors) for r in rows), errors(response)
 
     def test_phones_survive_export_then_import(self, personas: Personas) -> None:

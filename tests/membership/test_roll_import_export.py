@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from membership.models import Member, UnitHistory
 from membership.roll import SESSION_KEY, neutralise
@@ -16,16 +18,19 @@ from tests.base import Personas, login_as
 from tests.factories import make_unit
 from union.models import AuditEvent
 
+if TYPE_CHECKING:
+    from tests.base import TestResponse
+
 pytestmark = pytest.mark.django_db
 HEADER = "pseudonym,legal_name,email,phone,unit,languages,status,dues\n"
 
 
-def upload(client: Client, p: Personas, content: bytes, name: str = "roll.csv") -> object:
+def upload(client: Client, p: Personas, content: bytes, name: str = "roll.csv") -> TestResponse:
     url = reverse("membership:roll_import", kwargs={"local_code": p.local.code})
     return client.post(url, {"file": SimpleUploadedFile(name, content, content_type="text/csv")})
 
 
-def commit(client: Client, p: Personas, token: str, *, valid_only: bool = False) -> object:
+def commit(client: Client, p: Personas, token: str, *, valid_only: bool = False) -> TestResponse:
     url = reverse("membership:roll_import_commit", kwargs={"local_code": p.local.code})
     return client.post(url, {"token": token, **({"valid_only": "on"} if valid_only else {})})
 
@@ -147,8 +152,8 @@ class TestExport:
     def url(self, p: Personas) -> str:
         return reverse("membership:roll_export", kwargs={"local_code": p.local.code})
 
-    def read(self, response: object) -> list[list[str]]:
-        body = b"".join(response).decode("utf-8")  # type: ignore[arg-type]
+    def read(self, response: TestResponse) -> list[list[str]]:
+        body = b"".join(response).decode("utf-8")
         assert body.startswith("\ufeff")
         return list(csv.reader(io.StringIO(body[1:])))
 
@@ -176,19 +181,19 @@ class TestExport:
         rows = self.read(login_as(Client(), personas.organizer).get(self.url(personas), {"role": "steward"}))
         assert [r[0] for r in rows[1:]] == [personas.steward.member.pseudonym]
 
-    def test_a_large_export_alerts_the_local_admins(self, personas: Personas, settings: object,
-                                                     django_capture_on_commit_callbacks: object) -> None:
-        settings.TESSERA_EXPORT_ALERT_ROWS = 3  # type: ignore[attr-defined]
+    def test_a_large_export_alerts_the_local_admins(self, personas: Personas, settings: Settings,
+                                                     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> None:
+        settings.TESSERA_EXPORT_ALERT_ROWS = 3
         from union import realtime
 
         sent: list[tuple[str, dict]] = []
         original = realtime.broadcast_many_now  # the alerts go out together (notify_users)
         realtime.broadcast_many_now = sent.extend  # type: ignore[assignment]
         try:
-            with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+            with django_capture_on_commit_callbacks(execute=True):
                 self.read(login_as(Client(), personas.organizer).get(self.url(personas)))
         finally:
-            realtime.broadcast_many_now = original  # type: ignore[assignment]
+            realtime.broadcast_many_now = original
         notices = [(g, e) for g, e in sent if e.get("kind") == "roll.export"]
         assert [g for g, _e in notices] == [f"user.{personas.local_admin.pk}"]
         assert "5 rows" in notices[0][1]["text"] and personas.organizer.handle in notices[0][1]["text"]

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from membership import charts, roll
-from membership.models import CardText, Member, SupportAssessment, SupportLevel, UnionCard
+from membership.models import CardText, Local, Member, SupportAssessment, SupportLevel, UnionCard
 from tests.base import Personas, login_as
 from tests.factories import make_unit
 from tests.services import need
@@ -28,7 +28,7 @@ from tests.services import need
 pytestmark = pytest.mark.django_db
 
 
-def add_members(p: Personas, n: int, *, local: object = None, prefix: str = "m", **fields: object) -> list[Member]:
+def add_members(p: Personas, n: int, *, local: Local | None = None, prefix: str = "m", **fields: Any) -> list[Member]:
     local = local or p.local
     members = [Member(union=p.local.union, local=local, pseudonym=f"{prefix}{i:05d}", **fields) for i in range(n)]
     return Member.objects.bulk_create(members)

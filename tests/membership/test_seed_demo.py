@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
+from pytest_django import Settings
 
 from membership.charts import unit_progress
 from membership.models import BargainingUnit, Local, Member, RoleGrant, SupportAssessment, Union, UnionCard, User
@@ -45,8 +46,8 @@ class TestSeedDemo:
         response = client.post("/account/login/", {"username": "amani", "password": "tessera-demo-2026"})
         assert response.status_code == 302 and client.get("/").status_code == 200
 
-    def test_it_refuses_in_production(self, settings: object) -> None:
-        settings.PRODUCTION = True  # type: ignore[attr-defined]
+    def test_it_refuses_in_production(self, settings: Settings) -> None:
+        settings.PRODUCTION = True
         with pytest.raises(CommandError, match="production"):
             self.run()
         assert not User.objects.exists()
@@ -94,6 +95,7 @@ class TestSeedDemoShowsTheProduct:
         card = amani.cards.get()
         assert card.revoked_at is None and card.signed["signature"] == "Amani Kariuki"
         client = Client()
+        assert amani.user is not None
         client.force_login(amani.user)
         page = client.get(f"/cards/{card.code}/").content.decode()
         assert "Kiswahili" in page and "Amani Kariuki" in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 from django.test import Client
@@ -16,6 +17,9 @@ from tests.base import Personas
 from tests.factories import PASSWORD, make_local, make_member, make_totp, make_user
 from union.models import AuditEvent
 
+if TYPE_CHECKING:
+    from tests.base import TestResponse
+
 LOGIN = reverse("account:login")
 SETUP = reverse("account:two_factor_setup")
 VERIFY = reverse("account:two_factor_verify")
@@ -25,7 +29,7 @@ def code_for(device: Authenticator, offset: int = 0) -> str:
     return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift) + offset:06d}"[-6:]
 
 
-def log_in(client: Client, handle: str) -> object:
+def log_in(client: Client, handle: str) -> TestResponse:
     return client.post(LOGIN, {"username": handle, "password": PASSWORD})
 
 

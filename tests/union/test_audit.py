@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -25,7 +26,7 @@ def chain(db: None) -> list[AuditEvent]:
     return [audit_record(actor, "test.event", actor, n=n) for n in range(5)]
 
 
-def sql(statement: str, params: list[object]) -> None:
+def sql(statement: str, params: list[Any]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
 
@@ -76,8 +77,9 @@ class TestChain:
     @pytest.mark.parametrize("key", ["reason", "handle", "pseudonym", "comment"])
     def test_it_refuses_free_text_and_names_in_details(self, db: None, key: str) -> None:
         # Typed reasons go to an encrypted field on the object; the audit row only names it.
+        details: dict[str, Any] = {key: "Wanjiru Kamau is a manager's cousin"}
         with pytest.raises(ValueError, match="free text"):
-            audit_record(None, "member.status", None, **{key: "Wanjiru Kamau is a manager's cousin"})
+            audit_record(None, "member.status", None, **details)
         assert not AuditEvent.objects.exists()
 
     def test_the_command_reports_the_break(self, chain: list[AuditEvent], capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,7 +122,8 @@ class TestTruncation:
         audit_record(actor, "test.after_the_checkpoint", None)
         report = verify_chain()
         assert report.ok, report.problems
-        assert report.checked == 7 and (first.seq, second.seq) == (5, 6) and report.last_checkpoint.seq == 6
+        assert report.checked == 7 and (first.seq, second.seq) == (5, 6)
+        assert report.last_checkpoint is not None and report.last_checkpoint.seq == 6
 
     def test_the_head_is_sealed_by_every_append(self, chain: list[AuditEvent]) -> None:
         head = AuditChainHead.objects.get(pk=1)

@@ -30,7 +30,8 @@ def feature_imports(path: Path) -> list[str]:
               {"import_module", "__import__", "import_string"} and node.args
               and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
             names = [node.args[0].value]
-        found += [f"{path.name}:{node.lineno} {name}" for name in names if name.split(".")[0] in FEATURE_APPS]
+        if names and isinstance(node, ast.stmt | ast.expr):  # imports are statements, import_module() calls
+            found += [f"{path.name}:{node.lineno} {name}" for name in names if name.split(".")[0] in FEATURE_APPS]
     return found
 
 

@@ -5,6 +5,7 @@ import os
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from pytest_django import Settings
 
 from union import crypto
 
@@ -40,23 +41,23 @@ class TestEncryption:
         with pytest.raises(crypto.DecryptionError):
             crypto.decrypt(junk, aad=b"x")
 
-    def test_it_records_the_key_id_and_decrypts_with_old_keys(self, settings: object) -> None:
+    def test_it_records_the_key_id_and_decrypts_with_old_keys(self, settings: Settings) -> None:
         old, new = key(), key()
-        settings.TESSERA_DATA_KEYS = f"old:{old}"  # type: ignore[attr-defined]
+        settings.TESSERA_DATA_KEYS = f"old:{old}"
         blob = crypto.encrypt_text("hello", aad="x")
         assert crypto.key_id_of(blob) == "old"
-        settings.TESSERA_DATA_KEYS = f"new:{new},old:{old}"  # type: ignore[attr-defined]
+        settings.TESSERA_DATA_KEYS = f"new:{new},old:{old}"
         assert crypto.decrypt_text(blob, aad="x") == "hello"
         assert crypto.key_id_of(crypto.encrypt_text("hello", aad="x")) == "new"
-        settings.TESSERA_DATA_KEYS = f"new:{new}"  # type: ignore[attr-defined]
+        settings.TESSERA_DATA_KEYS = f"new:{new}"
         with pytest.raises(crypto.DecryptionError, match="unknown data key"):
             crypto.decrypt_text(blob, aad="x")
 
     @pytest.mark.parametrize(
         "spec", ["", "nokey", "k1:not-base64!", f"k1:{base64.b64encode(b'short').decode()}", "k1:{k},k1:{k}"]
     )
-    def test_it_refuses_bad_key_rings(self, settings: object, spec: str) -> None:
-        settings.TESSERA_DATA_KEYS = spec.replace("{k}", key())  # type: ignore[attr-defined]
+    def test_it_refuses_bad_key_rings(self, settings: Settings, spec: str) -> None:
+        settings.TESSERA_DATA_KEYS = spec.replace("{k}", key())
         with pytest.raises(ImproperlyConfigured):
             crypto.encrypt_text("x", aad="x")
 
@@ -72,8 +73,8 @@ class TestBlindIndex:
         assert a != crypto.blind_index("+254700000000", purpose="email")
         assert a != crypto.blind_index("+254700000001", purpose="phone")
 
-    def test_it_depends_on_the_key(self, settings: object) -> None:
+    def test_it_depends_on_the_key(self, settings: Settings) -> None:
         before = crypto.blind_index("a@example.org", purpose="email")
-        settings.TESSERA_BLIND_INDEX_KEY = key()  # type: ignore[attr-defined]
+        settings.TESSERA_BLIND_INDEX_KEY = key()
         assert crypto.blind_index("a@example.org", purpose="email") != before
         assert "a@example.org" not in before

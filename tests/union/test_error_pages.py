@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import path
+from pytest_django import Settings
 
 from union import urls as project_urls
 
+if TYPE_CHECKING:
+    from tests.base import Personas
 
-def boom(request: object) -> None:
+
+def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("boom")
 
 
@@ -27,15 +34,15 @@ def test_the_404_page_is_friendly_and_translated(client: Client) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.urls("tests.union.test_error_pages")
-def test_the_500_page_stands_alone(settings: object) -> None:
-    settings.DEBUG = False  # type: ignore[attr-defined]
+def test_the_500_page_stands_alone(settings: Settings) -> None:
+    settings.DEBUG = False
     client = Client(raise_request_exception=False)
     response = client.get("/boom/")
     assert response.status_code == 500
     assert b"Something went wrong" in response.content and b"boom" not in response.content
 
 
-def test_the_403_page_explains_itself(client: Client, personas) -> None:  # type: ignore[no-untyped-def]
+def test_the_403_page_explains_itself(client: Client, personas: Personas) -> None:
     from django.urls import reverse
 
     from tests.base import login_as

@@ -10,13 +10,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pytest
 from django.db import OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.http import HttpResponse
 from django.test import Client
 from pytest_django import Settings
+
+if TYPE_CHECKING:
+    from tests.base import TestResponse
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -82,6 +85,6 @@ class TestHealthz:
         assert response.status_code == 200 and "Set-Cookie" not in response
 
     @staticmethod
-    def _unhealthy(client: Client) -> HttpResponse:
+    def _unhealthy(client: Client) -> TestResponse:
         with unreachable_database():
             return client.get("/healthz")

@@ -6,6 +6,7 @@ import posixpath
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -45,7 +46,7 @@ def _parse(html: str) -> Page:
     return page
 
 
-def _get(client: Client, personas: Personas, path: str, logged_in: bool, **extra: str) -> str:
+def _get(client: Client, personas: Personas, path: str, logged_in: bool, **extra: Any) -> str:
     if logged_in:
         login_as(client, personas.member)
     response = client.get(path, **extra)
@@ -134,8 +135,8 @@ def test_every_form_field_has_a_label(client: Client, personas: Personas, path: 
         name = attrs.get("name")
         if (attrs.get("aria-label") or "").strip():
             continue
-        if attrs.get("aria-labelledby"):
-            assert set(attrs["aria-labelledby"].split()) <= ids, f"{tag} {name!r}: aria-labelledby names no element"
+        if labelledby := attrs.get("aria-labelledby"):
+            assert set(labelledby.split()) <= ids, f"{tag} {name!r}: aria-labelledby names no element"
             continue
         assert attrs.get("id") and attrs["id"] in labelled, f"{tag} {name!r} on {path} has no label"
     # The language menu is a row of buttons (named by their text), so a page may have no field.

@@ -223,7 +223,9 @@ class TestDelivery:
 
         async def scenario() -> None:
             communicator = await open_socket(cookie)
-            await get_channel_layer().group_send(user_group(amani.pk), event)
+            layer = get_channel_layer()
+            assert layer is not None
+            await layer.group_send(user_group(amani.pk), event)
             assert await communicator.receive_json_from(timeout=2) == {
                 "type": "notify",
                 "kind": "k",
@@ -545,6 +547,7 @@ class TestCachedCheck:
             assert queries, "the connect check reads the database (and this counter sees it)"
             queries.clear()
             layer = get_channel_layer()
+            assert layer is not None
             for n in range(100):
                 await layer.group_send(user_group(amani.pk), {"type": "notify.message", "kind": "k", "text": f"{n}"})
                 await communicator.send_json_to({"type": "ping"})

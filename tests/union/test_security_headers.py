@@ -14,11 +14,13 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.apps import apps
 from django.conf import settings as django_settings
 from django.test import Client
+from pytest_django import Settings
 
 from tests.base import Personas
 from tests.factories import PASSWORD
@@ -62,14 +64,14 @@ def production_values() -> dict[str, object]:
 
 
 @pytest.fixture
-def production(settings: pytest.FixtureRequest, production_values: dict[str, object]) -> dict[str, object]:
+def production(settings: Settings, production_values: dict[str, object]) -> dict[str, object]:
     for name, value in production_values.items():
         setattr(settings, name, value)
     return production_values
 
 
-def _csp(response: object) -> dict[str, list[str]]:
-    header = response["Content-Security-Policy"]  # type: ignore[index]
+def _csp(response: TestResponse) -> dict[str, list[str]]:
+    header = response["Content-Security-Policy"]
     policy: dict[str, list[str]] = {}
     for directive in header.split(";"):
         name, *values = directive.split()
@@ -213,6 +215,9 @@ OTHER_ORIGIN = re.compile(
     r"|@import\s+[\"']?//",
     re.IGNORECASE,
 )
+
+if TYPE_CHECKING:
+    from tests.base import TestResponse
 
 
 def _problems(path: Path) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from pytest_django import Settings
 
 from union import crypto
 
@@ -136,7 +137,7 @@ def test_generate_keys_prints_valid_fresh_keys() -> None:
     assert first["TESSERA_DATA_KEYS"] != first["TESSERA_BLIND_INDEX_KEY"]
 
 
-def test_generate_keys_rotate_puts_a_new_primary_first_and_keeps_the_old(settings: pytest.FixtureRequest) -> None:
+def test_generate_keys_rotate_puts_a_new_primary_first_and_keeps_the_old(settings: Settings) -> None:
     current = f"k2026a:{_b64key()},old1:{_b64key()}"
     settings.TESSERA_DATA_KEYS = current
     blob = crypto.encrypt_text("canary-legal-name", aad="test.rotate")

@@ -224,6 +224,6 @@ class Command(BaseCommand):
                           "Officers need a TOTP code:")
         for user in officers:
             device = Authenticator.objects.filter(user=user, confirmed=True).first()
-            self.stdout.write(f"  {user.handle:8} {device.config_url}")
+            self.stdout.write(f"  {user.handle:8} {device.config_url if device is not None else '-'}")
         self.stdout.write("Add an officer's otpauth:// link to an authenticator app, or run "
                           "`manage.py demo_totp HANDLE` for the current code.")

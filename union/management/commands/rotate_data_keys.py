@@ -42,7 +42,7 @@ def _chunks(model: type[models.Model], names: list[str]) -> Any:
 def rotate_fields() -> Counter[str]:
     rewritten: Counter[str] = Counter()
     for model, fields in encrypted_fields_by_model().items():
-        names = [f.name for f in fields]  # type: ignore[attr-defined]
+        names = [f.name for f in fields]
         for chunk in _chunks(model, names):
             with transaction.atomic():
                 # Saving a decrypted value encrypts it again, under the primary key.
