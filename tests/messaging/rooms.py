@@ -28,6 +28,9 @@ def land(room: Room, author: tuple[User, Account], members: list[tuple[User, Acc
     """The author commits the room's next epoch with these members; every member accepts it and
     opens its wrap. Returns the commit JSON."""
     user, account = author
+    # A client builds on the server's head: catch up first (after a 409 this is the rebuild).
+    chain = list(Commit.objects.filter(room=room).order_by("epoch").values_list("body", flat=True))
+    account.catch_up(room.room_id, chain, server_lists([m.user for m in room.members.select_related("user")]))
     body, wraps, _es = account.make_commit(room.room_id, [(a, role) for _u, a, role in members])
     commit_post(actor=user, room=room, body=body, wraps=wraps)
     lists = server_lists([u for u, _a, _r in members])
