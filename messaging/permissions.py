@@ -22,11 +22,11 @@ def _active(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False)) and user.is_active
 
 
-def access_room(user: Any, code: Any, *, for_admin: bool = False) -> Room:
+def access_room(user: Any, code: Any) -> Room:
     """The room with this code if the user may read it; else Http404.
 
-    `for_admin` is for the genesis commit and committee seats: a room member who is not one of
-    its entitled admins gets PermissionDenied.
+    Before its genesis commit a room is visible only to those entitled to administer it, so only
+    they can start its chain.
     """
     if not _active(user):
         raise Http404
@@ -37,8 +37,6 @@ def access_room(user: Any, code: Any, *, for_admin: bool = False) -> Room:
     in_commit = RoomMember.objects.filter(room=room, user=user).exists()
     if not in_commit and not (room.epoch < 0 and is_admin):
         raise Http404
-    if for_admin and not is_admin:
-        raise PermissionDenied
     return room
 
 
