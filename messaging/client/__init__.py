@@ -28,6 +28,23 @@ class RoomState:
     replay: ur1.ReplaySet = field(default_factory=ur1.ReplaySet)
 
 
+@dataclass(frozen=True)
+class Peer:
+    """Another member as a commit lists them: public keys from their verified device list."""
+
+    user_id: str
+    msk: bytes
+    devices: tuple[ur1.CommitDevice, ...]
+
+    def commit_devices(self) -> list[ur1.CommitDevice]:
+        return list(self.devices)
+
+    @classmethod
+    def from_device_list(cls, device_list: ur1.DeviceList) -> Peer:
+        return cls(user_id=device_list.user, msk=device_list.msk, devices=tuple(
+            ur1.CommitDevice(user=device_list.user, device=d.id, dek=d.dek, dsk=d.dsk) for d in device_list.devices))
+
+
 @dataclass
 class Account:
     """One user with one device (the tests' and the command line's shape)."""
@@ -58,7 +75,10 @@ class Account:
         return ur1.CommitDevice(user=self.user_id, device=self.device_id, dek=ur1.x25519_public(self.dek_secret),
                                 dsk=ur1.ed25519_public(self.dsk_seed))
 
-    def make_commit(self, room_id: str, members: list[tuple[Account, str]]) -> tuple[dict[str, Any], list[Any], bytes]:
+    def commit_devices(self) -> list[ur1.CommitDevice]:
+        return [self.commit_device()]
+
+    def make_commit(self, room_id: str, members: list[tuple[Account | Peer, str]]) -> tuple[dict[str, Any], list[Any], bytes]:
         """The next commit of the room listing `members` (account, role) with one wrap per device.
 
         Returns (commit JSON, wraps, es); the caller `adopt`s it once the server accepted it.
@@ -71,12 +91,12 @@ class Account:
             room=room_id, epoch=epoch, prev=b"" if prior is None else prior.commit_id,
             author_user=self.user_id, author_device=self.device_id,
             members=tuple(ur1.Member(user=a.user_id, msk=a.msk, role=role) for a, role in members),
-            devices=tuple(a.commit_device() for a, _role in members),
+            devices=tuple(d for a, _role in members for d in a.commit_devices()),
             kc=ur1.key_commitment(es, room_id, epoch), ts=int(time.time()))
         body = ur1.sign_commit(self.dsk_seed, commit)
         parsed = ur1.parse_commit(body)
         accepted = ur1.AcceptedCommit(commit=parsed, commit_id=ur1.commit_id(parsed))
-        wraps = [ur1.make_wrap(es, accepted, a.user_id, a.device_id) for a, _role in members]
+        wraps = [ur1.make_wrap(es, accepted, d.user, d.device) for d in parsed.devices]
         return body, wraps, es
 
     def accept(self, room_id: str, body: dict[str, Any], device_lists: dict[str, list[ur1.DeviceList]],
