@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
-from ninja import NinjaAPI, Query, Router
+from ninja import NinjaAPI, Query, Router, Status
 from ninja.errors import ValidationError as SchemaError
 from ninja.security import django_auth
 
@@ -113,10 +113,10 @@ def my_devices(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/devices", response={201: MyDevicesOut, 400: Error}, url_name="devices_publish")
-def publish_device_list(request: HttpRequest, payload: DeviceListBody) -> tuple[int, dict[str, Any]]:
+def publish_device_list(request: HttpRequest, payload: DeviceListBody) -> Status[dict[str, Any]]:
     """Register or revoke devices: publish the next signed device list (a revoked device is one left out)."""
     services.device_list_publish(actor=_user(request), body=payload.model_dump())
-    return 201, my_devices(request)
+    return Status(201, my_devices(request))
 
 
 # --- rooms --------------------------------------------------------------------------------------
@@ -130,12 +130,12 @@ def rooms(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/rooms", response={201: RoomDetailOut, 400: Error, 403: Error}, url_name="rooms_create")
-def room_create(request: HttpRequest, payload: RoomCreateIn) -> tuple[int, dict[str, Any]]:
+def room_create(request: HttpRequest, payload: RoomCreateIn) -> Status[dict[str, Any]]:
     local, unit, grievance = perms.access_room_parent(request.user, payload.kind, payload.parent)
     room = services.room_create(actor=request.user, kind=payload.kind, local=local, unit=unit,  # type: ignore[arg-type]
                                 grievance=grievance, room_id=payload.room_id,
                                 retention_days=payload.retention_days, verified_only=payload.verified_only)
-    return 201, _detail(room)
+    return Status(201, _detail(room))
 
 
 def _detail(room: Any) -> dict[str, Any]:
@@ -172,12 +172,12 @@ def room_commits(request: HttpRequest, code: UUID, after: int = Query(-1, ge=-1)
 
 @router.post("/rooms/{code}/commits", response={201: CommitAccepted, 400: Error, 409: Error},
              url_name="room_commits_post")
-def room_commit_post(request: HttpRequest, code: UUID, payload: CommitIn) -> tuple[int, dict[str, Any]]:
+def room_commit_post(request: HttpRequest, code: UUID, payload: CommitIn) -> Status[dict[str, Any]]:
     # Before genesis only the room's entitled admins see it (access_room), so only they start the chain.
     room = perms.access_room(request.user, code)
     saved = services.commit_post(actor=request.user, room=room, body=payload.commit.model_dump(),  # type: ignore[arg-type]
                                  wraps=[w.model_dump() for w in payload.wraps])
-    return 201, {"epoch": saved.epoch, "commit_id": saved.commit_id}
+    return Status(201, {"epoch": saved.epoch, "commit_id": saved.commit_id})
 
 
 @router.get("/rooms/{code}/messages", response=MessagesOut, url_name="room_messages")
@@ -190,10 +190,10 @@ def room_messages(request: HttpRequest, code: UUID, after: int = Query(0, ge=0),
 
 
 @router.post("/rooms/{code}/messages", response={201: Sent, 400: Error, 409: Error}, url_name="room_messages_post")
-def room_message_post(request: HttpRequest, code: UUID, payload: Envelope) -> tuple[int, dict[str, Any]]:
+def room_message_post(request: HttpRequest, code: UUID, payload: Envelope) -> Status[dict[str, Any]]:
     room = perms.access_room(request.user, code)
     saved = services.message_post(actor=request.user, room=room, envelope=payload.model_dump())  # type: ignore[arg-type]
-    return 201, {"seq": saved.seq}
+    return Status(201, {"seq": saved.seq})
 
 
 @router.post("/rooms/{code}/read", response=ReadOut, url_name="room_read")
