@@ -306,3 +306,31 @@ def backup_item_put(*, actor: User, body: dict[str, Any]) -> BackupItem:
     item.kind, item.ver, item.body, item.updated_at = body["kind"], ver, body, timezone.now()
     item.save()
     return item
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+@transaction.atomic
+def rooms_apply_retention(*, now: Any = None) -> dict[str, int]:
+    """Delete ciphertext older than each room's retention (§4.8): messages, and the wraps of epochs
+    that ended before the cut-off (the current epoch's wraps stay, or members could not read on).
+
+    Commits stay: they are public, signed and needed to verify the chain from genesis. The clients
+    delete the epoch secrets themselves. Audited with counts only.
+    """
+    from datetime import timedelta
+
+    from django.db.models import OuterRef, Subquery
+
+    now = now or timezone.now()
+    messages = wraps = 0
+    for room in Room.objects.only("pk", "retention_days", "epoch"):
+        cutoff = now - timedelta(days=room.retention_days)
+        messages += Message.objects.filter(room=room, received_at__lt=cutoff).delete()[0]
+        # An epoch ended when the next commit landed; its wraps go once that is past the cut-off.
+        ended = Commit.objects.filter(room=room, epoch=OuterRef("epoch") + 1).values("created_at")[:1]
+        old = (Wrap.objects.filter(room=room, epoch__lt=room.epoch).annotate(ended=Subquery(ended))
+               .filter(ended__lt=cutoff))
+        wraps += Wrap.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()[0]
+    audit_record(None, "messaging.retention", None, messages=messages, wraps=wraps)
+    return {"messages": messages, "wraps": wraps}

@@ -180,3 +180,27 @@ def test_backup_params_and_items(personas: Personas) -> None:
                                                    item_id=item["id"]))
     assert BackupItem.objects.get(user=user).ver == 2
     assert Room.objects.count() == 0
+
+
+def test_retention_deletes_old_ciphertext_and_keeps_the_chain(personas: Personas) -> None:
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    org, member = personas.organizer, personas.member
+    a, b = enroll(org), enroll(member)
+    room = local_room(org, personas.local, retention_days=30)
+    land(room, (org, a), [(org, a, "admin"), (member, b, "member")])
+    old = message_post(actor=member, room=room, envelope=b.seal(room.room_id, {"type": "text", "text": "old"}))
+    land(room, (org, a), [(org, a, "admin"), (member, b, "member")])
+    fresh = message_post(actor=member, room=room, envelope=b.seal(room.room_id, {"type": "text", "text": "new"}))
+    long_ago = timezone.now() - timedelta(days=31)
+    Message.objects.filter(pk=old.pk).update(received_at=long_ago)
+    Commit.objects.filter(room=room).update(created_at=long_ago)
+    call_command("rooms_retention")
+    assert list(Message.objects.filter(room=room).values_list("pk", flat=True)) == [fresh.pk]
+    # Epoch 0 ended more than 30 days ago: its wraps are gone; the current epoch's stay, however old.
+    assert sorted(set(Wrap.objects.filter(room=room).values_list("epoch", flat=True))) == [1]
+    assert Commit.objects.filter(room=room).count() == 2
+    assert AuditEvent.objects.filter(action="messaging.retention").exists()
