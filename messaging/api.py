@@ -42,6 +42,8 @@ from messaging.schemas import (
     RoomCreateIn,
     RoomDetailOut,
     RoomsOut,
+    SeatIn,
+    SeatOut,
     Sent,
     WrapsOut,
 )
@@ -200,6 +202,16 @@ def room_message_post(request: HttpRequest, code: UUID, payload: Envelope) -> St
 def room_read(request: HttpRequest, code: UUID, payload: ReadIn) -> dict[str, Any]:
     room = perms.access_room(request.user, code)
     return {"read_seq": services.read_mark(actor=request.user, room=room, seq=payload.seq)}  # type: ignore[arg-type]
+
+
+@router.post("/rooms/{code}/seats", response={200: SeatOut, 400: Error, 403: Error}, url_name="room_seats")
+def room_seats(request: HttpRequest, code: UUID, payload: SeatIn) -> dict[str, Any]:
+    """Committees: who should be in the room. An admin's client then commits the pending change."""
+    room, member = perms.access_committee_seat(request.user, code, payload.member)
+    changed = services.committee_seat_set(actor=request.user, room=room, member=member,  # type: ignore[arg-type]
+                                          seated=payload.seated)
+    pending = selectors.pending_changes(room)
+    return {"changed": changed, "pending_add": pending["add"], "pending_remove": pending["remove"]}
 
 
 # --- wraps and backup ----------------------------------------------------------------------------

@@ -123,6 +123,11 @@ class RoomConsumer(AuthenticatedConsumer):
             await self.send_json({"type": "message", "room": event["room"], "seq": event["seq"],
                                   "envelope": event["envelope"]})
 
+    async def room_pending(self, event: dict[str, Any]) -> None:
+        """Who should be in the room changed: admins' pages offer the rotation."""
+        if self.open and event.get("room") in self.rooms:
+            await self.send_json({"type": "pending", "room": event["room"]})
+
     async def room_commit(self, event: dict[str, Any]) -> None:
         if self.open and event.get("room") in self.rooms:
             await self.send_json({"type": "commit", "room": event["room"], "epoch": event["epoch"]})

@@ -77,3 +77,17 @@ def access_room_parent(user: Any, kind: str, code: Any) -> tuple[Local, Bargaini
         raise PermissionDenied
     return local, unit, None
 
+
+
+def access_committee_seat(user: Any, code: Any, member_code: Any) -> tuple[Room, Any]:
+    """A committee room the user administers and a member of its local: 404 for a room or member
+    the user cannot see, 403 for a room member who does not administer it."""
+    from membership.models import Member
+
+    room = access_room(user, code)
+    if not room_admins_entitled(room).filter(pk=user.pk).exists():
+        raise PermissionDenied
+    member = Member.objects.filter(code=member_code, local=room.local, erased_at__isnull=True).first()
+    if member is None:
+        raise Http404
+    return room, member

@@ -134,6 +134,19 @@ class RoomCreateIn(Strict):
     verified_only: bool = True
 
 
+class SeatIn(Strict):
+    """Seat (or unseat) a member of the local, by their roll code, on a committee."""
+
+    member: Code
+    seated: bool
+
+
+class SeatOut(Schema):
+    changed: bool
+    pending_add: list[str]
+    pending_remove: list[str]
+
+
 class ReadIn(Strict):
     seq: SafeInt
 

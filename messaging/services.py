@@ -25,6 +25,7 @@ from messaging.models import (
     BackupItem,
     BackupParams,
     Commit,
+    CommitteeSeat,
     Device,
     DeviceList,
     Message,
@@ -55,6 +56,7 @@ ERROR_BACKUP_PARAMS = _("The backup parameters are not allowed.")
 ERROR_BACKUP_ITEM = _("The backup item is not valid.")
 ERROR_BACKUP_VERSION = _("A backup item can only be replaced by a higher version.")
 ERROR_ROOM_EXISTS = _("This room exists already.")
+ERROR_SEAT = _("Only a committee room has seats, and only members with an account can take one.")
 
 
 class StaleCommit(Exception):
@@ -124,8 +126,32 @@ def room_create(*, actor: User, kind: str, local: Any, unit: Any = None, grievan
                                        created_by=actor)
     except IntegrityError:
         raise _bad(ERROR_ROOM_EXISTS) from None
+    if kind == Room.Kind.COMMITTEE:
+        # The officer who makes a committee sits on it, so someone may start its chain.
+        CommitteeSeat.objects.create(room=room, user=actor)
     audit_record(actor, "messaging.room_create", room, local_id=local.pk, kind=kind)
     return room
+
+
+@transaction.atomic
+def committee_seat_set(*, actor: User, room: Room, member: Any, seated: bool) -> bool:
+    """Seat a member of the room's local on a committee, or unseat them. The caller checked that
+    the actor administers the room and that `member` belongs to its local.
+
+    This changes who SHOULD be in the room; an admin's client then commits the change (the server
+    never changes a room's membership by itself). Returns whether anything changed.
+    """
+    if room.kind != Room.Kind.COMMITTEE or member.user_id is None:
+        raise _bad(ERROR_SEAT)
+    if seated:
+        changed = CommitteeSeat.objects.get_or_create(room=room, user_id=member.user_id)[1]
+    else:
+        changed = CommitteeSeat.objects.filter(room=room, user_id=member.user_id).delete()[0] > 0
+    if changed:
+        audit_record(actor, "messaging.committee_seat", room, local_id=room.local_id, member_id=member.pk,
+                     seated=seated)
+        broadcast_on_commit(room_group(room), {"type": "room.pending", "room": str(room.code)})
+    return changed
 
 
 def _check_wraps(room: Room, commit: ur1.Commit, cid: str, wraps: list[Any]) -> dict[str, dict[str, Any]]:

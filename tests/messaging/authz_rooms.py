@@ -44,6 +44,7 @@ EXPECTATIONS = {
     "messaging_api:room_commits_post": (_room, ROOM_MEMBERS),
     "messaging_api:room_messages": (_room, ROOM_MEMBERS),
     "messaging_api:room_messages_post": (_room, ROOM_MEMBERS),
+    "messaging_api:room_seats": (_room, (405, 405, 405, 405, 405, 405, 405)),
     "messaging_api:room_read": (_room, (405, 405, 405, 405, 405, 405, 405)),
     "messaging_api:wraps": (none, (401, 400, 400, 400, 400, 400, 400)),
     "messaging_api:backup_params": (none, ALL_LOGGED_IN),

@@ -173,3 +173,37 @@ def test_the_openapi_document_is_generated_from_the_schemas(client: Client) -> N
     assert "/api/messaging/rooms/{code}/commits" in doc["paths"]
     envelope = doc["components"]["schemas"]["Envelope"]
     assert envelope["additionalProperties"] is False and set(envelope["required"]) >= {"ct", "n", "sender"}
+
+
+def test_officers_make_committees_and_seat_members(personas: Personas) -> None:
+    from membership.models import Member
+
+    org = login_as(Client(), personas.organizer)
+    mem = login_as(Client(), personas.member)
+    a = enroll_over_api(org, personas.organizer)
+    b = enroll_over_api(mem, personas.member)
+    created = call(org, "post", "/rooms", {"kind": "committee", "parent": str(personas.local.code),
+                                           "room_id": new_id16()})
+    assert created.status_code == 201
+    room = created.json()
+    body, wraps, _ = a.make_commit(room["room_id"], [(a, "admin")])
+    assert call(org, "post", f"/rooms/{room['code']}/commits", {"commit": body, "wraps": wraps}).status_code == 201
+    member_code = str(Member.objects.get(user=personas.member).code)
+    seated = call(org, "post", f"/rooms/{room['code']}/seats", {"member": member_code, "seated": True})
+    assert seated.status_code == 200 and seated.json()["pending_add"] == [ur1_user_id(personas.member)]
+    # Seated but not yet in a commit, the member sees the room as pending and cannot read it.
+    assert call(mem, "get", "/rooms").json()["rooms"][0]["joined"] is False
+    assert call(mem, "get", f"/rooms/{room['code']}").status_code == 404
+    # Someone from another local cannot be seated (404), a non-admin cannot seat (404: not in the room).
+    other = str(Member.objects.get(user=personas.outsider).code)
+    assert call(org, "post", f"/rooms/{room['code']}/seats", {"member": other, "seated": True}).status_code == 404
+    assert call(mem, "post", f"/rooms/{room['code']}/seats", {"member": member_code, "seated": False}).status_code == 404
+    assert call(org, "post", f"/rooms/{room['code']}/seats", {"member": member_code, "seated": "yes"}).status_code == 400
+    assert Room.objects.get(code=room["code"]).seats.count() == 2
+    # Once committed in, the member reads the room but, not being an officer, may not seat anyone: 403.
+    sync(org, a, room)
+    body, wraps, _ = a.make_commit(room["room_id"], [(a, "admin"), (b, "member")])
+    assert call(org, "post", f"/rooms/{room['code']}/commits", {"commit": body, "wraps": wraps}).status_code == 201
+    assert call(mem, "get", f"/rooms/{room['code']}").status_code == 200
+    assert call(mem, "post", f"/rooms/{room['code']}/seats", {"member": member_code, "seated": False}).status_code == 403
+    assert Room.objects.get(code=room["code"]).seats.count() == 2
