@@ -207,3 +207,24 @@ def test_officers_make_committees_and_seat_members(personas: Personas) -> None:
     assert call(mem, "get", f"/rooms/{room['code']}").status_code == 200
     assert call(mem, "post", f"/rooms/{room['code']}/seats", {"member": member_code, "seated": False}).status_code == 403
     assert Room.objects.get(code=room["code"]).seats.count() == 2
+
+
+def test_a_grievance_room_holds_the_grievants_and_the_assigned_steward(personas: Personas) -> None:
+    from membership.services import role_grant
+    from messaging.selectors import room_entitled_users
+    from tests.grievances.factories import make_case
+
+    case = make_case(personas)
+    steward = login_as(Client(), personas.steward)
+    enroll_over_api(steward, personas.steward)
+    body = {"kind": "grievance", "parent": str(case.code), "room_id": new_id16()}
+    # The grievant and other officers may not open it (403 for those who see the case), outsiders 404.
+    assert call(login_as(Client(), personas.member), "post", "/rooms", body).status_code == 403
+    assert call(login_as(Client(), personas.outsider), "post", "/rooms", body).status_code == 404
+    created = call(steward, "post", "/rooms", body)
+    assert created.status_code == 201
+    room = Room.objects.get(code=created.json()["code"])
+    assert set(room_entitled_users(room)) == {personas.member, personas.steward}
+    # A steward set back to member no longer belongs in the case's room.
+    role_grant(actor=None, user=personas.steward, local=personas.local, role="member")
+    assert set(room_entitled_users(room)) == {personas.member}

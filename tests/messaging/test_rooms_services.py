@@ -204,3 +204,17 @@ def test_retention_deletes_old_ciphertext_and_keeps_the_chain(personas: Personas
     assert sorted(set(Wrap.objects.filter(room=room).values_list("epoch", flat=True))) == [1]
     assert Commit.objects.filter(room=room).count() == 2
     assert AuditEvent.objects.filter(action="messaging.retention").exists()
+
+
+def test_a_unit_room_holds_the_units_members_in_good_standing(personas: Personas) -> None:
+    from messaging.client import new_id16
+    from messaging.services import room_create
+    from tests.factories import make_unit
+
+    unit = make_unit(personas.local)
+    Member.objects.filter(user__in=[personas.member, personas.organizer]).update(unit=unit)
+    room = room_create(actor=personas.organizer, kind=Room.Kind.UNIT, local=personas.local, unit=unit,
+                       room_id=new_id16(), retention_days=90, verified_only=True)
+    assert set(room_entitled_users(room)) == {personas.member, personas.organizer}
+    Member.objects.filter(user=personas.member).update(status=Member.Status.RESIGNED)
+    assert set(room_entitled_users(room)) == {personas.organizer}
