@@ -221,9 +221,7 @@ def my_wraps(request: HttpRequest, device: str = Query(..., pattern=r"^[A-Za-z0-
              after_epoch: int = Query(-1, ge=-1)) -> dict[str, Any]:
     """The wraps sealed to one of the caller's own devices, in rooms the caller may read now."""
     user = _user(request)
-    owned = Device.objects.filter(user=user, device_id=device, revoked_at=None).first()
-    if owned is None:
-        raise Http404
+    owned = perms.access_own_device(user, device)
     found = (Wrap.objects.filter(to_device=owned, epoch__gt=after_epoch,
                                  room__in=selectors.rooms_visible_to(user)).order_by("room_id", "epoch")[:MAX_PAGE])
     return {"wraps": [w.body for w in found]}

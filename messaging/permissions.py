@@ -14,7 +14,7 @@ from django.http import Http404
 
 from membership.models import BargainingUnit, Local
 from membership.permissions import local_perms
-from messaging.models import Room, RoomMember
+from messaging.models import Device, Room, RoomMember
 from messaging.selectors import ADMIN_PERMISSION, room_admins_entitled, rooms_entitled_for
 
 
@@ -38,6 +38,19 @@ def access_room(user: Any, code: Any) -> Room:
     if not in_commit and not (room.epoch < 0 and is_admin):
         raise Http404
     return room
+
+
+def access_own_device(user: Any, device_id: str) -> Device:
+    """One of the user's own devices, not revoked; anyone else's, or a revoked one, is 404.
+
+    Wraps are delivered only to their device: a device's wraps are fetched by its owner alone.
+    """
+    if not _active(user):
+        raise Http404
+    device = Device.objects.filter(user=user, device_id=device_id, revoked_at__isnull=True).first()
+    if device is None:
+        raise Http404
+    return device
 
 
 def access_room_list(user: Any) -> Any:
