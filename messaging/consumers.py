@@ -60,7 +60,8 @@ class RoomConsumer(AuthenticatedConsumer):
 
     async def join(self) -> None:
         assert self.rights is not None
-        self.rooms = dict(self.rights[-1])  # type: ignore[arg-type]
+        rooms: frozenset[tuple[str, int]] = self.rights[-1]  # type: ignore[assignment]  # access_state's answer
+        self.rooms = dict(rooms)
         self.refilled = time.monotonic()
         for pk in self.rooms.values():
             await self.channel_layer.group_add(f"room.{pk}", self.channel_name)
