@@ -2,9 +2,11 @@
 
 from django.urls import path
 
+from messaging.consumers import RoomConsumer
 from union.consumers import NotificationConsumer
 
 websocket_urlpatterns: list = [
     # Channels' URLRouter takes Django's path() with an ASGI app; django-stubs types path() for views.
     path("ws/notifications/", NotificationConsumer.as_asgi()),  # type: ignore[arg-type]
+    path("ws/rooms/", RoomConsumer.as_asgi()),  # type: ignore[arg-type]
 ]

@@ -5,6 +5,7 @@ from django.urls import include, path
 from membership.account_views import set_language
 from membership.views.audit import audit_log
 from membership.views.home import home
+from messaging.api import api as messaging_api
 from union import views
 
 urlpatterns = [
@@ -14,6 +15,7 @@ urlpatterns = [
     path("account/", include("membership.account_urls")),
     path("audit/", audit_log, name="audit_log"),
     path("grievances/", include("grievances.urls")),
+    path("api/messaging/", messaging_api.urls),
     path("", include("membership.urls")),
 ]
 

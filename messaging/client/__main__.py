@@ -1,0 +1,270 @@
+"""`python -m messaging.client`: the encrypted rooms from a terminal, on the Python protocol core.
+
+    python -m messaging.client --state me.json login --server https://union.example --handle amani [--totp 123456]
+    python -m messaging.client --state me.json enroll
+    python -m messaging.client --state me.json rooms
+    python -m messaging.client --state me.json open-room --kind local --parent LOCAL_CODE
+    python -m messaging.client --state me.json add-pending ROOM_CODE     (an admin: commit the roll's changes)
+    python -m messaging.client --state me.json send ROOM_CODE "text"
+    python -m messaging.client --state me.json tail ROOM_CODE [--after N] [--follow]
+
+The password is read from the terminal, or from the environment variable TESSERA_PASSWORD. The
+state file holds this device's private keys and the session cookie: it is created readable by its
+owner only, and must be kept like a key. Every command re-verifies the room's signed commit chain
+from genesis against the members' signed device lists before it trusts anything the server says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import http.cookiejar
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from messaging import ur1
+from messaging.client import Account, Peer, new_id16
+
+API = "/api/messaging"
+
+
+class ClientError(Exception):
+    """A refusal from the server or a failed check, shown to the person as one line."""
+
+
+class Session:
+    """Cookies and CSRF over urllib, as a browser would present them to Django."""
+
+    def __init__(self, server: str, cookies: list[dict[str, Any]] | None = None) -> None:
+        self.server = server.rstrip("/")
+        self.jar = http.cookiejar.CookieJar()
+        for c in cookies or []:
+            self.jar.set_cookie(http.cookiejar.Cookie(
+                0, c["name"], c["value"], None, False, c["domain"], True, False, c["path"], True, c["secure"],
+                None, False, None, None, {}))
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def cookies(self) -> list[dict[str, Any]]:
+        return [{"name": c.name, "value": c.value, "domain": c.domain, "path": c.path, "secure": c.secure}
+                for c in self.jar]
+
+    def _csrf(self) -> str:
+        return next((c.value or "" for c in self.jar if "csrftoken" in c.name), "")
+
+    def request(self, method: str, path: str, body: Any = None, *, form: dict[str, str] | None = None) -> Any:
+        headers = {"X-CSRFToken": self._csrf(), "Referer": self.server + "/", "Origin": self.server}
+        data = None
+        if form is not None:
+            data = urllib.parse.urlencode({**form, "csrfmiddlewaretoken": self._csrf()}).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.server + path, data=data, method=method, headers=headers)  # noqa: S310
+        try:
+            with self.opener.open(req, timeout=30) as response:
+                raw = response.read()
+                kind = response.headers.get("Content-Type", "")
+                return json.loads(raw) if "json" in kind else raw.decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode("utf-8", "replace")[:500]
+            raise ClientError(f"{method} {path}: HTTP {error.code} {detail}") from None
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        return self.request(method, API + path, body)
+
+
+# --- state ---------------------------------------------------------------------------------------
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(state, out)
+
+
+def account_of(state: dict[str, Any]) -> Account:
+    if "keys" not in state:
+        raise ClientError("no keys yet: run `enroll` first")
+    k = state["keys"]
+    return Account(user_id=state["user"], msk_seed=bytes.fromhex(k["msk"]), dsk_seed=bytes.fromhex(k["dsk"]),
+                   dek_secret=bytes.fromhex(k["dek"]), device_id=k["device"], version=k["version"])
+
+
+def session_of(state: dict[str, Any]) -> Session:
+    if "server" not in state:
+        raise ClientError("not logged in: run `login` first")
+    return Session(state["server"], state.get("cookies"))
+
+
+# --- protocol steps --------------------------------------------------------------------------------
+
+def sync_room(session: Session, account: Account, code: str) -> dict[str, Any]:
+    """Verify the room's chain from genesis and open this device's wraps: the client's view of the room."""
+    room = session.api("GET", f"/rooms/{code}")
+    lists = {dl["user"]: [ur1.parse_device_list(dl)]
+             for dl in session.api("GET", f"/rooms/{code}/device-lists")["device_lists"]}
+    account.rooms.pop(room["room_id"], None)
+    commits: list[Any] = []
+    while True:
+        page = session.api("GET", f"/rooms/{code}/commits?after={len(commits) - 1}")["commits"]
+        commits += page
+        if not page:
+            break
+    account.catch_up(room["room_id"], commits, lists)
+    wraps = session.api("GET", f"/wraps?device={account.device_id}")["wraps"]
+    state = account.rooms.get(room["room_id"])
+    for wrap in wraps:
+        if state is not None and state.head is not None and wrap["room"] == room["room_id"] \
+                and wrap["epoch"] == state.head.commit.epoch:
+            account.take_wrap(room["room_id"], wrap)
+    return room
+
+
+def cmd_login(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    session = Session(args.server)
+    session.request("GET", "/account/login/")
+    password = os.environ.get("TESSERA_PASSWORD") or getpass.getpass("Password: ")
+    page = session.request("POST", "/account/login/", form={"username": args.handle, "password": password})
+    if "otp_token" in page:
+        code = args.totp or input("Two-factor code: ")
+        page = session.request("POST", "/account/two-factor/verify/", form={"otp_token": code})
+    mine = session.api("GET", "/devices")
+    state.update(server=args.server, cookies=session.cookies(), user=mine["user"])
+    return f"logged in as {mine['user']}"
+
+
+def cmd_enroll(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    session = session_of(state)
+    mine = session.api("GET", "/devices")
+    account = Account(user_id=state["user"])
+    if mine["device_list"] is not None:
+        account.version = mine["device_list"]["version"]
+        raise ClientError("this account has devices already; restoring from a backup is not in this client yet")
+    session.api("POST", "/devices", account.device_list())
+    state["keys"] = {"msk": account.msk_seed.hex(), "dsk": account.dsk_seed.hex(), "dek": account.dek_secret.hex(),
+                     "device": account.device_id, "version": account.version}
+    return f"enrolled device {account.device_id}"
+
+
+def cmd_rooms(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    rooms = session_of(state).api("GET", "/rooms")["rooms"]
+    return "\n".join(f"{r['code']}  {r['kind']:<9}  {'joined' if r['joined'] else 'pending':<7}  "
+                     f"epoch {r['epoch']}  unread {r['unread']}" for r in rooms) or "no rooms"
+
+
+def _commit(session: Session, account: Account, room: dict[str, Any], members: list[tuple[Account | Peer, str]]) -> None:
+    body, wraps, _es = account.make_commit(room["room_id"], members)
+    session.api("POST", f"/rooms/{room['code']}/commits", {"commit": body, "wraps": wraps})
+
+
+def _peers(session: Session, code: str, users: list[str]) -> list[tuple[Account | Peer, str]]:
+    """Members as the commit lists them: every device of each user's newest signed device list."""
+    lists = {dl["user"]: ur1.parse_device_list(dl)
+             for dl in session.api("GET", f"/rooms/{code}/device-lists")["device_lists"]}
+    # Someone not enrolled yet has no device list: they join at a later rotation.
+    return [(Peer.from_device_list(lists[user]), "member") for user in users if user in lists]
+
+
+def cmd_open_room(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    session, account = session_of(state), account_of(state)
+    room = session.api("POST", "/rooms", {"kind": args.kind, "parent": args.parent, "room_id": new_id16()})
+    _commit(session, account, room, [(account, "admin")])
+    return f"opened room {room['code']}"
+
+
+def cmd_add_pending(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    session, account = session_of(state), account_of(state)
+    room = sync_room(session, account, args.room)
+    head = account.rooms[room["room_id"]].head
+    assert head is not None
+    keep = [m.user for m in head.commit.members if m.user not in room["pending_remove"] and m.user != account.user_id]
+    admins = {m.user for m in head.commit.members if m.role == "admin"}
+    members = [(account, "admin")] + [(p, "admin" if p.user_id in admins else "member")
+                                      for p, _r in _peers(session, args.room, keep + room["pending_add"])]
+    _commit(session, account, room, members)
+    return f"epoch {head.commit.epoch + 1}: {len(members)} members"
+
+
+def cmd_send(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    session, account = session_of(state), account_of(state)
+    room = sync_room(session, account, args.room)
+    counters = state.setdefault("counters", {})
+    key = f"{room['room_id']}:{room['epoch']}"
+    account.rooms[room["room_id"]].ctr = counters.get(key, 0)
+    envelope = account.seal(room["room_id"], {"type": "text", "text": args.text, "ts": int(time.time() * 1000)})
+    counters[key] = account.rooms[room["room_id"]].ctr  # persisted before sending: a counter is never reused
+    state["_save"]()
+    sent = session.api("POST", f"/rooms/{args.room}/messages", envelope)
+    return f"sent as {sent['seq']}"
+
+
+def cmd_tail(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    session, account = session_of(state), account_of(state)
+    room = sync_room(session, account, args.room)
+    after = args.after
+    while True:
+        page = session.api("GET", f"/rooms/{args.room}/messages?after={after}")
+        for item in page["messages"]:
+            after = item["seq"]
+            try:
+                opened = account.open(room["room_id"], item["envelope"])
+                text = json.loads(opened.body).get("text", "")
+                print(f"{item['seq']}  {opened.user[:8]}  {text}", flush=True)
+            except (ur1.UR1Error, KeyError):
+                print(f"{item['seq']}  (cannot be opened on this device)", flush=True)
+        if not args.follow:
+            return ""
+        if not page["messages"]:
+            time.sleep(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m messaging.client", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--state", type=Path, default=Path.home() / ".tessera-client.json")
+    sub = parser.add_subparsers(dest="command", required=True)
+    login = sub.add_parser("login")
+    login.add_argument("--server", required=True)
+    login.add_argument("--handle", required=True)
+    login.add_argument("--totp")
+    sub.add_parser("enroll")
+    sub.add_parser("rooms")
+    opening = sub.add_parser("open-room")
+    opening.add_argument("--kind", choices=["local", "unit", "grievance", "committee"], required=True)
+    opening.add_argument("--parent", required=True)
+    sub.add_parser("add-pending").add_argument("room")
+    send = sub.add_parser("send")
+    send.add_argument("room")
+    send.add_argument("text")
+    tail = sub.add_parser("tail")
+    tail.add_argument("room")
+    tail.add_argument("--after", type=int, default=0)
+    tail.add_argument("--follow", action="store_true")
+    args = parser.parse_args(argv)
+    state = load(args.state)
+    state["_save"] = lambda: save(args.state, {k: v for k, v in state.items() if k != "_save"})
+    commands = {"login": cmd_login, "enroll": cmd_enroll, "rooms": cmd_rooms, "open-room": cmd_open_room,
+                "add-pending": cmd_add_pending, "send": cmd_send, "tail": cmd_tail}
+    try:
+        out = commands[args.command](args, state)
+    except (ClientError, ur1.UR1Error) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    state["_save"]()
+    if out:
+        print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

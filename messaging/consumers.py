@@ -1,0 +1,143 @@
+"""The rooms' socket: one per page, subscribed to every room the user may read.
+
+It stands on `AuthenticatedConsumer` (union/consumers.py): the session, the officers' second factor,
+roles and member statuses are re-checked by pushed events and the per-process timer, and
+`access_state` adds the set of rooms the user may read now. When that set changes (a commit added
+or removed the user, the roll took their right away) the socket closes with CLOSE_ACCESS_CHANGED
+and the page reconnects, fetching everything after its last sequence number over HTTP.
+
+Frames are validated by the same declared schemas as the HTTP API (messaging/schemas.py). A frame
+that fails any check (shape, size, rate, room, sender, epoch) gets an error frame and changes
+nothing. Only a send costs a database visit: it runs the HTTP API's access check and service in one
+call, and the service commits the message with its sequence number before it is broadcast
+(`broadcast_on_commit`). Relayed messages and pings touch no database. No frame body, envelope,
+key or room name is ever logged (the server has no room name anyway).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Hashable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from pydantic import TypeAdapter
+from pydantic import ValidationError as SchemaError
+
+from messaging.models import MAX_ENVELOPE_BYTES
+from messaging.permissions import access_room
+from messaging.schemas import PingFrame, SendFrame
+from messaging.selectors import rooms_visible_to
+from messaging.services import ERROR_STALE, StaleCommit, message_post, room_group
+from union.consumers import AuthenticatedConsumer
+
+# An envelope of at most 90 KiB plus the frame around it.
+MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
+# Per socket: a burst of RATE_BURST frames, refilled at RATE_PER_SECOND (a person types slower;
+# a script flooding one socket is refused frame by frame, without closing the page).
+RATE_PER_SECOND = 5.0
+RATE_BURST = 20
+
+FRAMES: TypeAdapter[SendFrame | PingFrame] = TypeAdapter(SendFrame | PingFrame)
+
+ERROR_FRAME = "invalid frame"
+ERROR_TOO_LARGE = "frame larger than 90 KiB"
+ERROR_RATE = "too many frames: slow down"
+ERROR_ROOM = "no such room"
+
+
+class RoomConsumer(AuthenticatedConsumer):
+    tokens: float = RATE_BURST
+    refilled: float = 0.0
+    rooms: dict[str, int]
+
+    def access_state(self, user: Any) -> Hashable | None:
+        """The rooms the user may read now, as (code, pk) pairs; runs in the database thread."""
+        return frozenset((str(code), pk) for pk, code in rooms_visible_to(user).values_list("pk", "code"))
+
+    async def join(self) -> None:
+        assert self.rights is not None
+        rooms: frozenset[tuple[str, int]] = self.rights[-1]  # type: ignore[assignment]  # access_state's answer
+        self.rooms = dict(rooms)
+        self.refilled = time.monotonic()
+        for pk in self.rooms.values():
+            await self.channel_layer.group_add(f"room.{pk}", self.channel_name)
+
+    async def leave(self) -> None:
+        for pk in getattr(self, "rooms", {}).values():
+            await self.channel_layer.group_discard(f"room.{pk}", self.channel_name)
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(RATE_BURST, self.tokens + (now - self.refilled) * RATE_PER_SECOND)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    async def error(self, detail: str, ref: str | None = None) -> None:
+        await self.send_json({"type": "error", "ref": ref, "detail": detail})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if not self.open:
+            return
+        if not self._take_token():
+            await self.error(ERROR_RATE)
+            return
+        if text_data is None or len(text_data) > MAX_FRAME:
+            await self.error(ERROR_TOO_LARGE if text_data else ERROR_FRAME)
+            return
+        try:
+            frame = FRAMES.validate_python(json.loads(text_data))
+        except (ValueError, SchemaError):  # json's ValueError or the schema's: never echo the input
+            await self.error(ERROR_FRAME)
+            return
+        if isinstance(frame, PingFrame):
+            await self.send_json({"type": "pong"})
+            return
+        await self.send_message(frame)
+
+    async def send_message(self, frame: SendFrame) -> None:
+        code = str(frame.room)
+        if code not in self.rooms:  # the last check's view: no database visit to refuse
+            await self.error(ERROR_ROOM, frame.ref)
+            return
+        try:
+            seq = await database_sync_to_async(_post)(self.scope["user"], code, frame.envelope.model_dump())
+        except StaleCommit:
+            await self.error(str(ERROR_STALE), frame.ref)
+            return
+        except Http404:
+            await self.error(ERROR_ROOM, frame.ref)
+            return
+        except ValidationError as failure:
+            await self.error(" ".join(failure.messages), frame.ref)
+            return
+        await self.send_json({"type": "ack", "ref": frame.ref, "room": code, "seq": seq})
+
+    async def room_message(self, event: dict[str, Any]) -> None:
+        if self.open and event.get("room") in self.rooms:
+            await self.send_json({"type": "message", "room": event["room"], "seq": event["seq"],
+                                  "envelope": event["envelope"]})
+
+    async def room_pending(self, event: dict[str, Any]) -> None:
+        """Who should be in the room changed: admins' pages offer the rotation."""
+        if self.open and event.get("room") in self.rooms:
+            await self.send_json({"type": "pending", "room": event["room"]})
+
+    async def room_commit(self, event: dict[str, Any]) -> None:
+        if self.open and event.get("room") in self.rooms:
+            await self.send_json({"type": "commit", "room": event["room"], "epoch": event["epoch"]})
+
+
+def _post(user: Any, code: str, envelope: dict[str, Any]) -> int:
+    """One database visit per send: the same access rule as the HTTP API, then the service."""
+    room = access_room(user, code)
+    return message_post(actor=user, room=room, envelope=envelope).seq
+
+
+__all__ = ["RoomConsumer", "room_group"]

@@ -1,0 +1,106 @@
+"""Access rules of the encrypted rooms. Missing and forbidden both answer 404.
+
+A room is open to a user who is both entitled by the union's structure now (messaging/selectors.py:
+a member of the local or unit, a party to the grievance, a committee seat) and a member of its
+current signed commit. Before the genesis commit, only those who may administer it see it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from membership.models import BargainingUnit, Local
+from membership.permissions import local_perms
+from messaging.models import Device, Room, RoomMember
+from messaging.selectors import ADMIN_PERMISSION, room_admins_entitled, rooms_entitled_for
+
+
+def _active(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.is_active
+
+
+def access_room(user: Any, code: Any) -> Room:
+    """The room with this code if the user may read it; else Http404.
+
+    Before its genesis commit a room is visible only to those entitled to administer it, so only
+    they can start its chain.
+    """
+    if not _active(user):
+        raise Http404
+    room = rooms_entitled_for(user).filter(code=code).select_related("local", "grievance").first()
+    if room is None:
+        raise Http404
+    is_admin = room_admins_entitled(room).filter(pk=user.pk).exists()
+    in_commit = RoomMember.objects.filter(room=room, user=user).exists()
+    if not in_commit and not (room.epoch < 0 and is_admin):
+        raise Http404
+    return room
+
+
+def access_own_device(user: Any, device_id: str) -> Device:
+    """One of the user's own devices, not revoked; anyone else's, or a revoked one, is 404.
+
+    Wraps are delivered only to their device: a device's wraps are fetched by its owner alone.
+    """
+    if not _active(user):
+        raise Http404
+    device = Device.objects.filter(user=user, device_id=device_id, revoked_at__isnull=True).first()
+    if device is None:
+        raise Http404
+    return device
+
+
+def access_room_list(user: Any) -> Any:
+    """Any logged-in, active account may ask for its rooms (the list may be empty)."""
+    if not _active(user):
+        raise Http404
+    return user
+
+
+def access_room_parent(user: Any, kind: str, code: Any) -> tuple[Local, BargainingUnit | None, Any]:
+    """The local, unit or grievance a new room of `kind` hangs on, if the user may open that room.
+
+    404 when the object is missing or invisible; 403 when the user sees it but may not open rooms
+    (a plain member of the local).
+    """
+    if not _active(user):
+        raise Http404
+    if kind == Room.Kind.GRIEVANCE:
+        from grievances.models import Grievance
+        from grievances.permissions import can_work, viewer_level
+
+        grievance = Grievance.objects.select_related("local").filter(code=code).first()
+        if grievance is None or viewer_level(user, grievance) is None:
+            raise Http404
+        if grievance.steward_id != user.pk or not can_work(user, grievance):
+            raise PermissionDenied
+        return grievance.local, None, grievance
+    if kind == Room.Kind.UNIT:
+        unit = BargainingUnit.objects.select_related("local").filter(code=code).first()
+        local = unit.local if unit else None
+    else:
+        unit, local = None, Local.objects.filter(code=code).first()
+    perms = local_perms(user, local) if local is not None else frozenset()
+    if local is None or "view_local" not in perms:
+        raise Http404
+    if ADMIN_PERMISSION not in perms:
+        raise PermissionDenied
+    return local, unit, None
+
+
+
+def access_committee_seat(user: Any, code: Any, member_code: Any) -> tuple[Room, Any]:
+    """A committee room the user administers and a member of its local: 404 for a room or member
+    the user cannot see, 403 for a room member who does not administer it."""
+    from membership.models import Member
+
+    room = access_room(user, code)
+    if not room_admins_entitled(room).filter(pk=user.pk).exists():
+        raise PermissionDenied
+    member = Member.objects.filter(code=member_code, local=room.local, erased_at__isnull=True).first()
+    if member is None:
+        raise Http404
+    return room, member

@@ -1,0 +1,118 @@
+"""Reads of the rooms that depend on who is looking, and who the union's structure puts in a room."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from membership.models import Member, User
+from membership.roles import MEMBER_STATUSES
+from membership.selectors import locals_where, users_with_local_perm
+from messaging.models import CommitteeSeat, DeviceList, Message, Room, RoomMember
+
+# Officers who may open and administer a local, unit or committee room: they organize the local.
+ADMIN_PERMISSION = "manage_members"
+
+
+def ur1_user_id(user: Any) -> str:
+    """The opaque protocol id of a user (§4.1): their account's random code, never the handle."""
+    return user.code.hex
+
+
+def user_by_ur1_id(user_id: str) -> User | None:
+    try:
+        return User.objects.filter(code=user_id, is_active=True).first() if len(user_id) == 32 else None
+    except ValueError:  # not hex
+        return None
+
+
+def _standing_members() -> QuerySet[Member]:
+    """Memberships that carry member rights now (membership/roles.py: active or lapsed)."""
+    return Member.objects.filter(erased_at__isnull=True, status__in=MEMBER_STATUSES, user__is_active=True)
+
+
+def room_entitled_users(room: Room) -> QuerySet[User]:
+    """Who SHOULD be in the room according to the roll, now.
+
+    Local: members of the local in good standing. Unit: those of them in the unit. Grievance: the
+    grievants (a party to the case keeps it whatever their status) and the assigned steward while
+    they hold `manage_grievances` in the local. Committee: its seats, while their holders are
+    members in good standing of the local. A client admin turns the difference between this and
+    the current commit into a signed commit; the server never adds anyone by itself.
+    """
+    if room.kind == Room.Kind.LOCAL:
+        ids = _standing_members().filter(local_id=room.local_id).values("user_id")
+    elif room.kind == Room.Kind.UNIT:
+        ids = _standing_members().filter(local_id=room.local_id, unit_id=room.unit_id).values("user_id")
+    elif room.kind == Room.Kind.GRIEVANCE:
+        grievance = room.grievance
+        assert grievance is not None
+        grievants = Member.objects.filter(grievances=grievance, erased_at__isnull=True).values("user_id")
+        steward = users_with_local_perm(room.local, "manage_grievances").filter(pk=grievance.steward_id)
+        return User.objects.filter(Q(pk__in=grievants) | Q(pk__in=steward.values("pk")), is_active=True)
+    else:
+        seated = CommitteeSeat.objects.filter(room=room).values("user_id")
+        ids = _standing_members().filter(local_id=room.local_id, user_id__in=seated).values("user_id")
+    return User.objects.filter(pk__in=ids, is_active=True)
+
+
+def room_admins_entitled(room: Room) -> QuerySet[User]:
+    """Who may open the room and be its admin: the assigned steward for a grievance, else the
+    local's organizers and admins (who hold `manage_members`) among those entitled."""
+    if room.kind == Room.Kind.GRIEVANCE:
+        assert room.grievance is not None
+        return users_with_local_perm(room.local, "manage_grievances").filter(pk=room.grievance.steward_id)
+    return users_with_local_perm(room.local, ADMIN_PERMISSION).filter(
+        pk__in=room_entitled_users(room).values("pk"))
+
+
+def rooms_entitled_for(user: Any) -> QuerySet[Room]:
+    """Rooms the union's structure puts the user in now, in one query (the same rules as above)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Room.objects.none()
+    standing = _standing_members().filter(user=user)
+    in_local = Q(kind=Room.Kind.LOCAL, local_id__in=standing.values("local_id"))
+    in_unit = Q(kind=Room.Kind.UNIT, unit_id__in=standing.exclude(unit=None).values("unit_id"))
+    grievant = Q(kind=Room.Kind.GRIEVANCE, grievance__grievants__user=user, grievance__grievants__erased_at=None)
+    steward = Q(kind=Room.Kind.GRIEVANCE, grievance__steward=user,
+                local_id__in=locals_where(user, "manage_grievances").values("pk"))
+    seated = Q(kind=Room.Kind.COMMITTEE, local_id__in=standing.values("local_id"),
+               pk__in=CommitteeSeat.objects.filter(user=user).values("room_id"))
+    return Room.objects.filter(in_local | in_unit | grievant | steward | seated).distinct()
+
+
+def rooms_visible_to(user: Any) -> QuerySet[Room]:
+    """Rooms the user may read and write: entitled by the roll AND in the current signed commit."""
+    membership = RoomMember.objects.filter(room=OuterRef("pk"), user=user)
+    return rooms_entitled_for(user).filter(Exists(membership))
+
+
+def room_ids_visible_to(user: Any) -> frozenset[int]:
+    """For sockets: the set changes exactly when the user gains or loses a room (two queries)."""
+    return frozenset(rooms_visible_to(user).values_list("pk", flat=True))
+
+
+def room_list_for(user: Any) -> list[dict[str, Any]]:
+    """The user's rooms with unread counts, and those the roll puts them in but no commit has yet."""
+    entitled = list(rooms_entitled_for(user).order_by("created_at", "pk"))
+    marks = dict(RoomMember.objects.filter(user=user, room__in=entitled).values_list("room_id", "read_seq"))
+    return [{"room": room, "joined": room.pk in marks,
+             "unread": max(room.last_seq - marks[room.pk], 0) if room.pk in marks else 0} for room in entitled]
+
+
+def pending_changes(room: Room) -> dict[str, list[str]]:
+    """Who the roll adds or removes that no commit has yet: what an admin's client must rotate."""
+    should = {ur1_user_id(u) for u in room_entitled_users(room).only("code")}
+    current = {ur1_user_id(m.user) for m in room.members.select_related("user").only("user__code")}
+    return {"add": sorted(should - current), "remove": sorted(current - should)}
+
+
+def latest_device_lists(user_ids: list[int]) -> list[DeviceList]:
+    """The newest signed device list of each of these users (who have published one)."""
+    newest = DeviceList.objects.filter(user=OuterRef("user"), version__gt=OuterRef("version"))
+    return list(DeviceList.objects.filter(user_id__in=user_ids).exclude(Exists(newest)).select_related("user"))
+
+
+def messages_after(room: Room, after: int, limit: int) -> QuerySet[Message]:
+    return room.messages.filter(seq__gt=after).order_by("seq")[:limit]

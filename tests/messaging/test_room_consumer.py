@@ -1,0 +1,180 @@
+"""The rooms' socket through the whole ASGI stack (origin, cookie, session, the base consumer's
+re-checks) with real UR1 clients: live delivery after commit, error frames that change nothing,
+the rate limit, and sockets closed when a member is removed from the room or suspended."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from membership.models import Member
+from membership.services import member_set_status
+from messaging import consumers
+from messaging.models import Message, Room
+from tests.base import build_personas, login_as
+from tests.messaging.rooms import enroll, land, local_room
+from union.asgi import application
+from union.consumers import CLOSE_ACCESS_CHANGED, CLOSE_UNAUTHORIZED
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PATH = "/ws/rooms/"
+
+
+def cookie_of(user: Any) -> str:
+    client = login_as(Client(), user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def socket(cookie: str | None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://testserver")] + ([(b"cookie", cookie.encode())] if cookie else [])
+    return WebsocketCommunicator(application, PATH, headers=headers)
+
+
+@pytest.fixture
+def world(settings: Any) -> dict[str, Any]:
+    settings.TESSERA_WS_RECHECK_SECONDS = 60  # pushed events must do the work, not the timer
+    p = build_personas()
+    a, b = enroll(p.organizer), enroll(p.member)
+    room = local_room(p.organizer, p.local)
+    land(room, (p.organizer, a), [(p.organizer, a, "admin"), (p.member, b, "member")])
+    return {"p": p, "a": a, "b": b, "room": room, "org_cookie": cookie_of(p.organizer),
+            "mem_cookie": cookie_of(p.member), "out_cookie": cookie_of(p.outsider)}
+
+
+def send_frame(room: Room, envelope: dict[str, Any], ref: str = "r1") -> dict[str, Any]:
+    return {"type": "send", "room": str(room.code), "ref": ref, "envelope": envelope}
+
+
+def test_messages_are_stored_then_delivered_to_every_member(world: dict[str, Any]) -> None:
+    room, a, b = world["room"], world["a"], world["b"]
+
+    async def scenario() -> None:
+        org, mem = socket(world["org_cookie"]), socket(world["mem_cookie"])
+        assert (await org.connect())[0] and (await mem.connect())[0]
+        await mem.send_json_to(send_frame(room, b.seal(room.room_id, {"type": "text", "text": "hello"})))
+        ack = await mem.receive_json_from(timeout=5)
+        own = await mem.receive_json_from(timeout=5)
+        got = await org.receive_json_from(timeout=5)
+        assert ack == {"type": "ack", "ref": "r1", "room": str(room.code), "seq": 1}
+        assert own["seq"] == got["seq"] == 1 and got["type"] == "message"
+        assert json.loads(a.open(room.room_id, got["envelope"]).body)["text"] == "hello"
+        await org.disconnect()
+        await mem.disconnect()
+
+    async_to_sync(scenario)()
+    assert list(Message.objects.values_list("seq", flat=True)) == [1]
+
+
+@pytest.mark.parametrize("bad", ["not json", "extra", "wrong_room", "replay", "too_big", "stale", "binary"])
+def test_a_bad_frame_gets_an_error_frame_and_changes_nothing(world: dict[str, Any], bad: str) -> None:
+    room, b = world["room"], world["b"]
+    good = b.seal(room.room_id, {"type": "text", "text": "one"})
+
+    async def scenario() -> None:
+        mem = socket(world["mem_cookie"])
+        assert (await mem.connect())[0]
+        if bad == "replay":
+            await mem.send_json_to(send_frame(room, good))
+            assert (await mem.receive_json_from(timeout=5))["type"] == "ack"
+            assert (await mem.receive_json_from(timeout=5))["type"] == "message"
+        if bad == "stale":
+            await database_sync_to_async(land)(room, (world["p"].organizer, world["a"]),
+                                               [(world["p"].organizer, world["a"], "admin"),
+                                                (world["p"].member, b, "member")])
+            assert (await mem.receive_json_from(timeout=5))["type"] == "commit"
+        frame: Any = {
+            "not json": "{", "extra": json.dumps({**send_frame(room, good), "x": 1}),
+            "wrong_room": json.dumps({**send_frame(room, good), "room": "00000000-0000-4000-8000-000000000000"}),
+            "replay": json.dumps(send_frame(room, good)), "stale": json.dumps(send_frame(room, good)),
+            "too_big": json.dumps(send_frame(room, {**good, "ct": "A" * (91 * 1024)})), "binary": b"\x00",
+        }[bad]
+        if isinstance(frame, bytes):
+            await mem.send_to(bytes_data=frame)
+        else:
+            await mem.send_to(text_data=frame)
+        answer = await mem.receive_json_from(timeout=5)
+        assert answer["type"] == "error" and "AAAA" not in json.dumps(answer)
+        await mem.disconnect()
+
+    async_to_sync(scenario)()
+    assert Message.objects.count() == (1 if bad == "replay" else 0)
+    assert Room.objects.get().last_seq == Message.objects.count()
+
+
+def test_the_rate_limit_refuses_a_flood(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consumers, "RATE_PER_SECOND", 0.001)
+
+    async def scenario() -> None:
+        mem = socket(world["mem_cookie"])
+        assert (await mem.connect())[0]
+        answers = []
+        for _ in range(consumers.RATE_BURST + 3):
+            await mem.send_json_to({"type": "ping"})
+            answers.append(await mem.receive_json_from(timeout=5))
+        assert answers[:consumers.RATE_BURST] == [{"type": "pong"}] * consumers.RATE_BURST
+        assert all(a["type"] == "error" for a in answers[consumers.RATE_BURST:])
+        await mem.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_outsiders_and_anonymous_hear_nothing(world: dict[str, Any]) -> None:
+    room, b = world["room"], world["b"]
+
+    async def scenario() -> None:
+        anonymous = socket(None)
+        assert (await anonymous.connect())[0]
+        assert (await anonymous.receive_output(timeout=2))["code"] == CLOSE_UNAUTHORIZED
+        outsider = socket(world["out_cookie"])
+        assert (await outsider.connect())[0]
+        await outsider.send_json_to(send_frame(room, b.seal(room.room_id, {"type": "text", "text": "x"})))
+        assert (await outsider.receive_json_from(timeout=5))["detail"] == consumers.ERROR_ROOM
+        mem = socket(world["mem_cookie"])
+        assert (await mem.connect())[0]
+        await mem.send_json_to(send_frame(room, b.seal(room.room_id, {"type": "text", "text": "y"})))
+        assert (await mem.receive_json_from(timeout=5))["type"] == "ack"
+        # The member's message was relayed; the outsider's socket got nothing after its error.
+        assert await outsider.receive_nothing(timeout=0.3)
+        await outsider.disconnect()
+        await mem.disconnect()
+
+    async_to_sync(scenario)()
+    assert Message.objects.count() == 1
+
+
+def test_removal_by_commit_closes_the_members_socket(world: dict[str, Any]) -> None:
+    p, room, a = world["p"], world["room"], world["a"]
+
+    async def scenario() -> None:
+        mem = socket(world["mem_cookie"])
+        assert (await mem.connect())[0]
+        await database_sync_to_async(land)(room, (p.organizer, a), [(p.organizer, a, "admin")])
+        assert (await mem.receive_json_from(timeout=5))["type"] == "commit"
+        closed = await mem.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": CLOSE_ACCESS_CHANGED}
+
+    async_to_sync(scenario)()
+
+
+def test_suspension_closes_the_members_socket(world: dict[str, Any]) -> None:
+    p = world["p"]
+
+    async def scenario() -> None:
+        mem = socket(world["mem_cookie"])
+        assert (await mem.connect())[0]
+        member = await database_sync_to_async(Member.objects.get)(user=p.member)
+        await database_sync_to_async(member_set_status)(actor=p.organizer, member=member,
+                                                        new=Member.Status.SUSPENDED, reason="test")
+        output = await mem.receive_output(timeout=5)
+        while output["type"] != "websocket.close":
+            output = await mem.receive_output(timeout=5)
+        assert output["code"] == CLOSE_ACCESS_CHANGED
+
+    async_to_sync(scenario)()
