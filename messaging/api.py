@@ -246,7 +246,7 @@ def backup_items(request: HttpRequest) -> dict[str, Any]:
 
 @router.put("/backup/items", response={200: BackupItemBody, 400: Error}, url_name="backup_items_put")
 def backup_item_put(request: HttpRequest, payload: BackupItemBody) -> dict[str, Any]:
-    return services.backup_item_put(actor=_user(request), body=payload.model_dump()).body  # type: ignore[no-any-return]
+    return services.backup_item_put(actor=_user(request), body=payload.model_dump()).body
 
 
 api.add_router("/", router)

@@ -49,7 +49,8 @@ def room_entitled_users(room: Room) -> QuerySet[User]:
         grievance = room.grievance
         assert grievance is not None
         grievants = Member.objects.filter(grievances=grievance, erased_at__isnull=True).values("user_id")
-        steward = users_with_local_perm(room.local, "manage_grievances").filter(pk=grievance.steward_id)
+        stewards = users_with_local_perm(room.local, "manage_grievances")
+        steward = stewards.filter(pk=grievance.steward_id) if grievance.steward_id else stewards.none()
         return User.objects.filter(Q(pk__in=grievants) | Q(pk__in=steward.values("pk")), is_active=True)
     else:
         seated = CommitteeSeat.objects.filter(room=room).values("user_id")
@@ -62,7 +63,9 @@ def room_admins_entitled(room: Room) -> QuerySet[User]:
     local's organizers and admins (who hold `manage_members`) among those entitled."""
     if room.kind == Room.Kind.GRIEVANCE:
         assert room.grievance is not None
-        return users_with_local_perm(room.local, "manage_grievances").filter(pk=room.grievance.steward_id)
+        stewards = users_with_local_perm(room.local, "manage_grievances")
+        steward_id = room.grievance.steward_id
+        return stewards.filter(pk=steward_id) if steward_id else stewards.none()
     return users_with_local_perm(room.local, ADMIN_PERMISSION).filter(
         pk__in=room_entitled_users(room).values("pk"))
 

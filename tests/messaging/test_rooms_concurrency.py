@@ -6,6 +6,7 @@ queueing them, so these tests need PostgreSQL (DATABASE_URL).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -80,7 +81,7 @@ def test_sequence_numbers_stay_dense_and_ordered_under_concurrency() -> None:
     def send_all(user: Any, mine: list[dict[str, Any]]) -> list[int]:
         return [message_post(actor=user, room=room, envelope=env).seq for env in mine]
 
-    results = _run_at_once([lambda u=u, m=m: send_all(u, m) for (u, _acct), m in zip(senders, envelopes, strict=True)])
+    results = _run_at_once([functools.partial(send_all, u, m) for (u, _acct), m in zip(senders, envelopes, strict=True)])
     assert all(isinstance(r, list) for r in results), results
     assert sorted(seq for r in results for seq in r) == list(range(1, 41))
     assert all(r == sorted(r) for r in results)  # each sender's messages keep their order
