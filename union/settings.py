@@ -356,6 +356,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["one_line_client_errors"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("TESSERA_LOG_LEVEL", "WARNING")},
     "loggers": {
+        # Django's default logging gives `django` a console handler of its own (when DEBUG is on, as
+        # in `make run`) that the root handler would repeat: every line printed twice. One handler.
+        "django": {"handlers": ["console"], "level": os.environ.get("TESSERA_LOG_LEVEL", "WARNING"),
+                   "propagate": False},
         "django.request": {"filters": ["one_line_client_errors"]},
         "django.security.csrf": {"filters": ["one_line_client_errors"]},
         # Axes would log usernames and addresses of failed logins; Tessera keeps neither.
