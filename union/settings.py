@@ -223,7 +223,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
 GUARDIAN_MONKEY_PATCH_USER = False
-# Argon2id at m=19 MiB, t=2, p=1 (union/hashers.py; README "Password hashing" has the figures);
+# Argon2id at m=46 MiB, t=1, p=1 (union/hashers.py; README "Password hashing" has the figures);
 # hashes made with Django's heavier defaults still verify and are re-hashed at the next login.
 PASSWORD_HASHERS = [
     "union.hashers.TesseraArgon2PasswordHasher",
