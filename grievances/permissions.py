@@ -196,6 +196,15 @@ def access_grievance_for_upload(user: Any, code: Any) -> tuple[Grievance, str]:
     return grievance, level
 
 
+def can_file_own(user: Any) -> bool:
+    """Whether the user may file a grievance of their own (the list pages offer the link only then)."""
+    try:
+        access_filing_member(user)
+    except Http404:
+        return False
+    return True
+
+
 def can_file_for_members(user: Any) -> bool:
     """Whether the user files cases on members' behalf somewhere (works a local's grievances)."""
     return locals_where(user, "manage_grievances").exists()

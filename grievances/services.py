@@ -325,8 +325,12 @@ def letter_signer(grievance: Grievance, actor: User) -> str:
     Never the handle: that is half of a login, and a letter goes to the employer. Never the legal
     name either: a steward has not consented to print it (only grievants give that consent, per case).
     An account with no roll entry, or an erased one, signs as the union alone (empty string).
+    A steward who no longer works the case (demoted, suspended, resigned) does not sign: the case
+    may stay assigned to them until it is reassigned, but the letter must not present them to the
+    employer as acting for the union.
     """
-    signer = grievance.steward or actor
+    steward = grievance.steward
+    signer = steward if steward is not None and can_work(steward, grievance) else actor
     member = Member.objects.filter(user=signer, erased_at__isnull=True).only("pseudonym").first()
     return member.pseudonym if member is not None else ""
 

@@ -223,7 +223,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
 GUARDIAN_MONKEY_PATCH_USER = False
-# Argon2id at m=19 MiB, t=2, p=1 (union/hashers.py; README "Password hashing" has the figures);
+# Argon2id at m=46 MiB, t=1, p=1 (union/hashers.py; README "Password hashing" has the figures);
 # hashes made with Django's heavier defaults still verify and are re-hashed at the next login.
 PASSWORD_HASHERS = [
     "union.hashers.TesseraArgon2PasswordHasher",
@@ -356,6 +356,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["one_line_client_errors"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("TESSERA_LOG_LEVEL", "WARNING")},
     "loggers": {
+        # Django's default logging gives `django` a console handler of its own (when DEBUG is on, as
+        # in `make run`) that the root handler would repeat: every line printed twice. One handler.
+        "django": {"handlers": ["console"], "level": os.environ.get("TESSERA_LOG_LEVEL", "WARNING"),
+                   "propagate": False},
         "django.request": {"filters": ["one_line_client_errors"]},
         "django.security.csrf": {"filters": ["one_line_client_errors"]},
         # Axes would log usernames and addresses of failed logins; Tessera keeps neither.

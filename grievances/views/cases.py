@@ -31,6 +31,7 @@ from grievances.permissions import (
     access_steward_local,
     can_edit_draft,
     can_file_for_members,
+    can_file_own,
     can_see_event,
     can_work,
     is_grievance_officer,
@@ -64,6 +65,7 @@ def _render_list(request: HttpRequest, cases: QuerySet[Grievance], *, title: str
     return render(request, "grievances/cases/list.html", {
         "rows": rows, "page": page, "title": title, "kind": kind, "filters": filters,
         "can_file_for": can_file_for_members(request.user),
+        "can_file": can_file_own(request.user),
         "is_officer": kind == "local" or is_grievance_officer(request.user),
     })
 

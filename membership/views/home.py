@@ -24,7 +24,10 @@ def home(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"locals": []}
     user = request.user
     if user.is_authenticated:
-        context["member"] = Member.objects.filter(user=user).select_related("union", "local").first()
+        member = Member.objects.filter(user=user).select_related("union", "local").first()
+        context["member"] = member
+        # Filing is a member's right (active or lapsed, membership/roles.py): no link that would 404.
+        context["can_file"] = member is not None and "file_grievance" in local_perms(user, member.local)
         for grant in RoleGrant.objects.filter(user=user).select_related("local", "local__union"):
             context["locals"].append({"grant": grant, "perms": local_perms(user, grant.local)})
         context["is_staff"] = user.is_staff

@@ -397,3 +397,16 @@ def test_the_case_page_links_to_the_work_pages(client: Client, personas: Persona
     grievant = login_as(Client(), personas.member).get(f"/grievances/{case.code}/").content.decode()
     assert f"/grievances/{case.code}/letters/" not in grievant and f"/grievances/{case.code}/work/" not in grievant
     assert f"/grievances/{case.code}/evidence/" in grievant
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["pending", "active", "suspended", "resigned", "rejected"])
+def test_the_own_cases_page_offers_filing_only_to_who_may_file(personas: Personas, status: str) -> None:
+    # "Report a problem at work" was on every list page, and answered 404 for an applicant, a
+    # suspended, resigned or rejected member (filing is a member's right, membership/roles.py).
+    Member.objects.filter(user=personas.member).update(status=status)
+    client = login_as(Client(), personas.member)
+    page = client.get(reverse("grievances:case_own")).content.decode()
+    offered = f'href="{reverse("grievances:case_new")}"' in page
+    assert offered is (status == "active")
+    assert (client.get(reverse("grievances:case_new")).status_code == 200) is offered

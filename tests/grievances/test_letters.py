@@ -215,6 +215,29 @@ class TestSignature:
         assert "Gone Person" not in text and personas.steward.handle not in text and "for the union" in text
 
 
+    @pytest.mark.parametrize("loss", ["demoted", "suspended"])
+    def test_a_steward_who_lost_the_role_does_not_sign(self, personas: Personas, tmp_path: Path, loss: str) -> None:
+        # The case stays assigned to them until someone reassigns it; a letter issued meanwhile by
+        # another officer must not present them to the employer as acting for the union.
+        from membership.services import member_set_status, role_grant
+
+        case = named_case(personas)
+        Member.objects.filter(user=personas.steward).update(pseudonym="Former Steward")
+        Member.objects.filter(user=personas.local_admin).update(pseudonym="Admin Pseudonym")
+        steward_member = Member.objects.get(user=personas.steward)
+        if loss == "demoted":
+            role_grant(actor=personas.local_admin, user=personas.steward, local=case.local, role="member")
+        else:
+            member_set_status(actor=personas.local_admin, member=steward_member, new=Member.Status.SUSPENDED,
+                              reason="Suspended pending review")
+        case.refresh_from_db()
+        assert case.steward == personas.steward  # still assigned: only the signature is in question
+        letter = letter_issue(actor=personas.local_admin, grievance=case, facts=FACTS)
+        text = " ".join(pdf_text(stored(letter), tmp_path).split())
+        assert "Former Steward" not in text
+        assert "Admin Pseudonym, for the union" in text
+
+
 class TestBackgroundTask:
     def test_the_request_keeps_the_facts_encrypted_and_forgets_them_once_issued(self, personas: Personas) -> None:
         case = named_case(personas)

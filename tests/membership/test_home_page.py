@@ -70,3 +70,21 @@ class TestApplicantHome:
         client = login_as(Client(), personas.member)
         assert NEXT_STEPS not in client.get("/").content.decode()
         assert "In arrears" in client.get("/me/").content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["applicant", "pending", "active", "lapsed", "suspended", "resigned", "rejected"])
+def test_every_link_on_a_members_home_page_opens(personas: Personas, status: str) -> None:
+    # The page offered "report a problem at work" to applicants and "file a new one" to everyone
+    # with a membership, but filing is a member's right (membership/roles.py): those links answered 404.
+    import re
+
+    Member.objects.filter(user=personas.member).update(status=status)
+    client = login_as(Client(), personas.member)
+    page = client.get("/").content.decode()
+    links = set(re.findall(r'<a [^>]*href="(/[^"]*)"', page)) - {"/account/logout/"}
+    assert links
+    broken = {link: client.get(link).status_code for link in links}
+    assert {link: code for link, code in broken.items() if code >= 400} == {}
+    can_file = status in ("active", "lapsed")
+    assert ('href="/grievances/new/"' in page) is can_file

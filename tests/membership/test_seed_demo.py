@@ -114,3 +114,24 @@ class TestSeedDemoShowsTheProduct:
         assert client.post("/account/login/", {"username": "juma", "password": "tessera-demo-2026"}).status_code == 302
         page = client.get("/").content.decode()
         assert "What happens next" in page and "Nairobi Content Moderators verifies your application" in page
+
+
+@pytest.mark.django_db
+def test_each_demo_card_keeps_the_consents_in_the_language_of_its_text() -> None:
+    # The join form records the consent sentences as the worker read them, in the card's language;
+    # the demo's Swahili cards (amani's among them) printed them in English under a Swahili text.
+    from django.utils import translation
+
+    from membership.forms_join import CONSENTS
+
+    call_command("seed_demo", stdout=io.StringIO())
+    amani = UnionCard.objects.get(member__user__handle="amani")
+    assert amani.signed["language"] == "sw"
+    cards = list(UnionCard.objects.select_related("card_text"))
+    assert {card.signed["language"] for card in cards} >= {"sw", "en"}
+    for card in cards:
+        with translation.override(card.signed["language"]):
+            expected = [str(label) for _name, label in CONSENTS]
+        assert list(card.signed["consents"].values()) == expected, card.signed["language"]
+    with translation.override("sw"):
+        assert str(CONSENTS[0][1]) != "I want to join the union."  # the catalog is there: a real check

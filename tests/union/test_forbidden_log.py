@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -42,3 +43,33 @@ def test_a_404_is_one_line_too(personas: Personas, caplog: pytest.LogCaptureFixt
     records = _records(caplog)
     assert len(records) == 1 and records[0].exc_info is None
     assert str(case.code) not in records[0].getMessage()
+
+
+def _console_handlers(name: str) -> list[logging.StreamHandler[Any]]:
+    """The plain stream handlers a record logged on `name` reaches (pytest's capture handlers excluded)."""
+    handlers: list[logging.StreamHandler[Any]] = []
+    logger: logging.Logger | None = logging.getLogger(name)
+    while logger is not None:
+        handlers += [h for h in logger.handlers if type(h) is logging.StreamHandler]
+        logger = logger.parent if logger.propagate else None
+    return handlers
+
+
+def test_in_development_a_403_is_printed_once(personas: Personas, settings: Any) -> None:
+    # `make run` has DEBUG on, which enables the console handler of Django's own default logging
+    # on the `django` logger; with the root handler as well, every refusal was printed twice.
+    import io
+
+    settings.DEBUG = True
+    case = make_case(personas)
+    client = login_as(Client(), personas.organizer)
+    handlers = _console_handlers("django.request")
+    out = io.StringIO()
+    previous = [h.setStream(out) for h in handlers]
+    try:
+        response = client.get(reverse("grievances:work_actions", kwargs={"code": case.code}))
+    finally:
+        for handler, stream in zip(handlers, previous, strict=True):
+            handler.setStream(stream)
+    assert response.status_code == 403
+    assert out.getvalue().splitlines() == ["403 Forbidden: GET grievances/<uuid:code>/work/"]

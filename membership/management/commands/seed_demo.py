@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from membership.cardtext import ensure_default_card_texts
 from membership.devices import Authenticator
@@ -152,16 +152,18 @@ class Command(BaseCommand):
             card_text = current_card_text(local.union, language)
             if card_text is not None:
                 card_sign(member=member, card_text=card_text, signature_name=legal_name,
-                          consents=self.consents(), advance_status=False)
+                          consents=self.consents(card_text.language), advance_status=False)
         if role != "member" and not Authenticator.objects.filter(user=user, confirmed=True).exists():
             Authenticator.objects.create(user=user, name="demo authenticator", confirmed=True)
         return user
 
     @staticmethod
-    def consents() -> dict[str, str]:
+    def consents(language: str) -> dict[str, str]:
+        """The consent sentences as the join form records them: in the language the card was read in."""
         from membership.forms_join import CONSENTS
 
-        return {str(n): str(label) for n, (_name, label) in enumerate(CONSENTS, 1)}
+        with translation.override(language):
+            return {str(n): str(label) for n, (_name, label) in enumerate(CONSENTS, 1)}
 
     def crowd(self, unit: BargainingUnit, rng: random.Random) -> None:
         """Coworkers of `unit` who signed a card, up to the unit's target in CROWD (none past it)."""
@@ -200,7 +202,7 @@ class Command(BaseCommand):
         UnionCard.objects.bulk_create([
             UnionCard(member=member, card_text=card_text, signed_at=signed_at, signed={
                 "title": card_text.title, "body": card_text.body, "version": card_text.version,
-                "language": card_text.language, "signature": member.legal_name, "consents": self.consents(),
+                "language": card_text.language, "signature": member.legal_name, "consents": self.consents(card_text.language),
                 "signed_at": signed_at.isoformat()})
             for member, signed_at in zip(created, signed, strict=True)
         ])
