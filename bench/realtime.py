@@ -186,7 +186,9 @@ def start_daphne(cwd: Path, app: str, env: dict[str, str], pythonpath: str) -> t
     log = tempfile.NamedTemporaryFile(prefix="bench-daphne-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, "-m", "daphne", "-v", "0", "-b", HOST, "-p", str(port), app],
-        cwd=cwd, env={**env, "PYTHONPATH": pythonpath}, stdout=log, stderr=log, start_new_session=True,
+        # The origin check compares scheme, host and port with the site's address: this one.
+        cwd=cwd, env={**env, "PYTHONPATH": pythonpath, "PORT": str(port), "TESSERA_SITE_URL": f"http://{HOST}:{port}"},
+        stdout=log, stderr=log, start_new_session=True,
     )
     print(f"daphne {app} on port {port}, log in {log.name}", flush=True)
     for _ in range(300):

@@ -343,9 +343,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 TESSERA_SITE_NAME = os.environ.get("TESSERA_SITE_NAME", "Tessera")
 # Where emails link to. In production set it to the public address (https://union.example).
 # In development, the port `make run` serves on (it passes PORT, and TESSERA_SITE_URL too).
-_dev_site = f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or '8000'}"
+_dev_port = os.environ.get("PORT", "").strip() or "8000"
+_dev_site = f"http://127.0.0.1:{_dev_port}"
 _default_site = f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION and ALLOWED_HOSTS else _dev_site
 TESSERA_SITE_URL = os.environ.get("TESSERA_SITE_URL", _default_site).rstrip("/")
+# Pages that may open a WebSocket (union/origins.py): scheme, host and port must all match one of
+# these. In development also both names of the address the development server answers on.
+TESSERA_SOCKET_ORIGINS = [TESSERA_SITE_URL, *CSRF_TRUSTED_ORIGINS]
+if not PRODUCTION:
+    TESSERA_SOCKET_ORIGINS += [_dev_site, f"http://localhost:{_dev_port}"]
 
 LOGGING = {
     "version": 1,
