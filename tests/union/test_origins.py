@@ -7,7 +7,9 @@ the handshake gets a refusal, so `connect()` answers False.
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -144,6 +146,10 @@ def test_configured_wildcards_and_non_urls_trust_no_socket() -> None:
     assert not origin_allowed([(b"origin", "https://union.example\u00e9".encode())], allowed)
 
 
+def _b64key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def _socket_origins(**env: str) -> list[str]:
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith("TESSERA_") and k not in ("PORT", "DATABASE_URL", "REDIS_URL")}
@@ -159,8 +165,9 @@ def test_the_origins_follow_the_settings() -> None:
     assert set(_socket_origins(PORT="8123")) == {"http://127.0.0.1:8123", "http://localhost:8123"}
     # Production: the site's address and the trusted origins, nothing else.
     production = {
-        "TESSERA_ENV": "production", "TESSERA_SECRET_KEY": "k" * 60, "TESSERA_ALLOWED_HOSTS": "union.example",
-        "TESSERA_DATA_KEYS": "k1:" + "A" * 43 + "=", "TESSERA_BLIND_INDEX_KEY": "B" * 43 + "=",
+        "TESSERA_ENV": "production", "TESSERA_SECRET_KEY": secrets.token_urlsafe(60),
+        "TESSERA_ALLOWED_HOSTS": "union.example", "TESSERA_DATA_KEYS": f"k1:{_b64key()}",
+        "TESSERA_BLIND_INDEX_KEY": _b64key(),
         "DATABASE_URL": "sqlite:////nonexistent/tessera-test.sqlite3", "PORT": "8123",
     }
     assert _socket_origins(**production) == ["https://union.example"]
