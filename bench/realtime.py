@@ -19,7 +19,8 @@ delivered. Before this change it opened one per delivery; now deliveries read no
 database, and the periodic session re-checks reuse the one kept connection (CONN_MAX_AGE).
 
 Options: --tessera-root DIR serves another checkout (e.g. an older commit, to compare),
---conn-max-age N (default 60, production's), --recheck N (TESSERA_WS_RECHECK_SECONDS, default 5).
+--pool (PostgreSQL: the connection pool, production's default there) or --conn-max-age N
+(persistent connections instead, default 60), --recheck N (TESSERA_WS_RECHECK_SECONDS, default 5).
 The clients are a minimal WebSocket reader in this file (no client library is a dependency).
 """
 
@@ -186,7 +187,9 @@ def start_daphne(cwd: Path, app: str, env: dict[str, str], pythonpath: str) -> t
     log = tempfile.NamedTemporaryFile(prefix="bench-daphne-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, "-m", "daphne", "-v", "0", "-b", HOST, "-p", str(port), app],
-        cwd=cwd, env={**env, "PYTHONPATH": pythonpath}, stdout=log, stderr=log, start_new_session=True,
+        # The origin check compares scheme, host and port with the site's address: this one.
+        cwd=cwd, env={**env, "PYTHONPATH": pythonpath, "PORT": str(port), "TESSERA_SITE_URL": f"http://{HOST}:{port}"},
+        stdout=log, stderr=log, start_new_session=True,
     )
     print(f"daphne {app} on port {port}, log in {log.name}", flush=True)
     for _ in range(300):
@@ -317,6 +320,7 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[100, 250, 500])
     parser.add_argument("--tessera-root", type=Path, default=ROOT)
     parser.add_argument("--conn-max-age", default="60")
+    parser.add_argument("--pool", action="store_true", help="borrow connections from a pool (CONN_MAX_AGE 0)")
     parser.add_argument("--recheck", default="5")
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
@@ -326,7 +330,8 @@ def main() -> None:
     database_url, drop_database = fresh_database()
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "union.settings", "DATABASE_URL": database_url, "TESSERA_DEBUG": "0",
-        "TESSERA_REDIS_PREFIX": f"bench-rt-{os.getpid()}", "TESSERA_DB_CONN_MAX_AGE": args.conn_max_age,
+        "TESSERA_REDIS_PREFIX": f"bench-rt-{os.getpid()}", "TESSERA_DB_CONN_MAX_AGE": "0" if args.pool else args.conn_max_age,
+        "TESSERA_DB_POOL": "1" if args.pool else "0",
         "TESSERA_WS_RECHECK_SECONDS": args.recheck, "TESSERA_LOG_LEVEL": "ERROR",
     })
     sys.path.insert(0, str(ROOT))
@@ -351,7 +356,7 @@ def main() -> None:
         settle = float(args.recheck) + 1  # past one re-check window, so the timers run as in steady state
         db_name = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
         print(f"Daphne + Redis pub/sub + {db_name}; {ROUNDS} rounds of one notification to each client; "
-              f"CONN_MAX_AGE={args.conn_max_age}, re-check every {args.recheck} s; "
+              f"{'connection pool' if args.pool else f'CONN_MAX_AGE={args.conn_max_age}'}, re-check every {args.recheck} s; "
               f"serving {args.tessera_root}", flush=True)
         rows = []
         for size in args.sizes:

@@ -1,4 +1,7 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels with origin and session checks."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels with origin and session checks.
+
+A socket is refused unless its Origin is one of the site's own (scheme, host and port: union/origins.py).
+"""
 
 import os
 
@@ -17,13 +20,13 @@ if settings.TESSERA_SERVE_STATIC:
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from union.origins import SiteOriginValidator  # noqa: E402
 from union.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SiteOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

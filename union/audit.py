@@ -257,11 +257,32 @@ def verify_chain(*, checkpoint_file: Path | None = None, require_file: bool = Tr
     if path is not None and (require_file or path.exists()):
         checkpoints, file_problems = read_checkpoints(path)
         problems.extend((p, None) for p in file_problems)
-    wanted = {point.seq: point for point in checkpoints}
     # The head is read before the walk. A record and the head move in one transaction, so every
     # record the head names is visible to the walk that follows; records appended meanwhile are
     # beyond the head and are still checked link by link.
     head = AuditChainHead.objects.filter(pk=1).first()
+    found, checked, last = _walk(head, checkpoints)
+    if head is None and last > 0:
+        # No head, yet records. Either the head was deleted, or there was none when it was read
+        # (an emptied database: `flush`, or a test's) and the first append created it with its
+        # record in one transaction that committed between that read and the walk. A head that
+        # exists now was created meanwhile: walk again from it (a head written by anyone but
+        # audit_record fails the seal check). A deleted head stays missing and is reported.
+        head = AuditChainHead.objects.filter(pk=1).first()
+        if head is not None:
+            found, checked, last = _walk(head, checkpoints)
+    problems.extend(found)
+    report = ChainReport(ok=not problems, checked=checked, problems=[p for p, _ in problems],
+                         last_checkpoint=max(checkpoints, key=lambda p: p.seq, default=None), checkpoint_file=path)
+    if problems:
+        report.problem, report.seq = problems[0]
+    return report
+
+
+def _walk(head: AuditChainHead | None, checkpoints: list[Checkpoint]) -> tuple[list[tuple[str, int | None]], int, int]:
+    """Walk the records against `head` (read before): the findings, the records checked, the last seq."""
+    wanted = {point.seq: point for point in checkpoints}
+    problems: list[tuple[str, int | None]] = []
     head_hash_seen: str | None = GENESIS if head is not None and head.last_seq == 0 else None
     prev_hash, expected_seq, checked = GENESIS, 1, 0
     broken = False
@@ -306,8 +327,4 @@ def verify_chain(*, checkpoint_file: Path | None = None, require_file: bool = Tr
                 problems.append((f"record #{point.seq}, checkpointed at {point.at}, is missing: the log ends at "
                                  f"#{last}, records were deleted at the end (truncation)", point.seq))
                 break
-    report = ChainReport(ok=not problems, checked=checked, problems=[p for p, _ in problems],
-                         last_checkpoint=max(checkpoints, key=lambda p: p.seq, default=None), checkpoint_file=path)
-    if problems:
-        report.problem, report.seq = problems[0]
-    return report
+    return problems, checked, last

@@ -169,9 +169,14 @@ TEMPLATES: list[dict[str, Any]] = [
 # Databases: SQLite by default, DATABASE_URL (PostgreSQL in production) when set.
 import dj_database_url  # noqa: E402
 
-# Production keeps connections open (60 s) with a health check before reuse, so that the sockets'
-# database thread does not open a PostgreSQL connection per query (it opened 501 for 500
-# deliveries). Development closes them, as Django's default does.
+# Production on PostgreSQL borrows connections from a pool (psycopg_pool, one per process).
+# Under Daphne every HTTP request runs in a thread of its own, so a kept connection (CONN_MAX_AGE)
+# is never reused: each request opened a PostgreSQL connection, and with CONN_MAX_AGE=60 those of
+# finished threads stayed open until max_connections ran out (bench/db_connections.py). Django
+# requires CONN_MAX_AGE=0 with the pool: "closing" returns the connection to it, which is also what
+# Channels' database_sync_to_async does around each call. Without the pool (SQLite, or
+# TESSERA_DB_POOL=0) production keeps connections 60 s, health-checked before reuse, which helps
+# the sockets' one database thread. Development closes them.
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -179,6 +184,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+TESSERA_DB_POOL = _env_bool("TESSERA_DB_POOL", PRODUCTION) and DATABASES["default"]["ENGINE"] == (
+    "django.db.backends.postgresql")
+if TESSERA_DB_POOL:
+    if os.environ.get("TESSERA_DB_CONN_MAX_AGE", "0").strip() not in ("", "0"):
+        raise ImproperlyConfigured("TESSERA_DB_CONN_MAX_AGE must be 0 (or unset) with the connection pool "
+                                   "(TESSERA_DB_POOL): pooled connections are returned, not kept.")
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("TESSERA_DB_POOL_MIN", "2")),
+        "max_size": int(os.environ.get("TESSERA_DB_POOL_MAX", "10")),
+        # A request waits this long for a free connection, then fails (500) rather than hang.
+        "timeout": float(os.environ.get("TESSERA_DB_POOL_TIMEOUT", "10")),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["OPTIONS"]["timeout"] = 20
@@ -343,9 +361,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 TESSERA_SITE_NAME = os.environ.get("TESSERA_SITE_NAME", "Tessera")
 # Where emails link to. In production set it to the public address (https://union.example).
 # In development, the port `make run` serves on (it passes PORT, and TESSERA_SITE_URL too).
-_dev_site = f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or '8000'}"
+_dev_port = os.environ.get("PORT", "").strip() or "8000"
+_dev_site = f"http://127.0.0.1:{_dev_port}"
 _default_site = f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION and ALLOWED_HOSTS else _dev_site
 TESSERA_SITE_URL = os.environ.get("TESSERA_SITE_URL", _default_site).rstrip("/")
+# Pages that may open a WebSocket (union/origins.py): scheme, host and port must all match one of
+# these. In development also both names of the address the development server answers on.
+TESSERA_SOCKET_ORIGINS = [TESSERA_SITE_URL, *CSRF_TRUSTED_ORIGINS]
+if not PRODUCTION:
+    TESSERA_SOCKET_ORIGINS += [_dev_site, f"http://localhost:{_dev_port}"]
 
 LOGGING = {
     "version": 1,

@@ -45,7 +45,8 @@ def cookie_of(user: User) -> str:
 async def open_socket(user: User) -> WebsocketCommunicator:
     cookie = await database_sync_to_async(cookie_of)(user)
     communicator = WebsocketCommunicator(application, "/ws/notifications/",
-                                         headers=[(b"origin", b"http://testserver"), (b"cookie", cookie.encode())])
+                                         headers=[(b"origin", settings.TESSERA_SITE_URL.encode()),
+                                                  (b"cookie", cookie.encode())])
     connected, _ = await communicator.connect()
     assert connected
     return communicator

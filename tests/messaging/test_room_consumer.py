@@ -33,7 +33,8 @@ def cookie_of(user: Any) -> str:
 
 
 def socket(cookie: str | None) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://testserver")] + ([(b"cookie", cookie.encode())] if cookie else [])
+    # A page of this site: the origin check compares scheme, host and port (union/origins.py).
+    headers = [(b"origin", settings.TESSERA_SITE_URL.encode())] + ([(b"cookie", cookie.encode())] if cookie else [])
     return WebsocketCommunicator(application, PATH, headers=headers)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +304,55 @@ def test_concurrent_appends_keep_one_chain() -> None:
     report = verify_chain()
     assert report.ok, report.problems
     assert report.checked == 50 and AuditChainHead.objects.get(pk=1).last_seq == 50
+
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_during_the_first_append_into_an_empty_log() -> None:
+    """After a flush there is no head row until the first append creates it with its record.
+
+    If that append commits between verify_chain's read of the head and its walk, the walk finds a
+    record with no head: the verifier must look again rather than report a deleted head. (This
+    is what made test_concurrent_appends_keep_one_chain fail after any transactional test.)
+    """
+    need(connection.vendor == "postgresql", "a commit between two queries of another thread needs PostgreSQL")
+    AuditChainHead.objects.all().delete()  # what a flush leaves: no head, no records
+    assert not AuditEvent.objects.exists()
+    actor = make_user("auditor")
+    errors: list[BaseException] = []
+
+    def first_append() -> None:
+        try:
+            audit_record(actor, "test.first", None)
+        except BaseException as error:  # noqa: BLE001 - asserted empty in the main thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def commit_an_append_after_the_head_read(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+    ) -> Any:
+        # A real query runs; only then, before verify_chain's next query, another connection
+        # commits the first append (head row and record together).
+        result = execute(sql, params, many, context)
+        if "union_auditchainhead" in sql and not appended:
+            appended.append(True)
+            thread = threading.Thread(target=first_append)
+            thread.start()
+            thread.join(timeout=30)
+        return result
+
+    appended: list[bool] = []
+    with connection.execute_wrapper(commit_an_append_after_the_head_read):
+        report = verify_chain()
+    assert appended and errors == []
+    assert report.ok, report.problems
+    assert report.checked == 1 and AuditChainHead.objects.get(pk=1).last_seq == 1
+
+    # A head deleted for real is still reported, with or without an append racing the read.
+    AuditChainHead.objects.all().delete()
+    report = verify_chain()
+    assert not report.ok and "head is missing while the log holds 1 record" in report.problem
 
 
 class TestAuditPage:

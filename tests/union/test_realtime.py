@@ -64,7 +64,8 @@ from union.realtime import (
 )
 
 PATH = "/ws/notifications/"
-ORIGIN = b"http://testserver"
+# A page of this site: the origin check compares scheme, host and port (union/origins.py).
+ORIGIN = settings.TESSERA_SITE_URL.encode()
 transactional = pytest.mark.django_db(transaction=True)
 
 

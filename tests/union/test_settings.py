@@ -6,6 +6,7 @@ subprocess with a clean environment. Each costs about a second; keep their numbe
 
 from __future__ import annotations
 
+import ast
 import base64
 import io
 import os
@@ -182,3 +183,38 @@ def test_production_keeps_database_connections_and_checks_them_before_reuse() ->
     assert result.stdout.splitlines()[-1].split() == ["60", "True", "5.0"]
     result = _manage(_production_env(TESSERA_DB_CONN_MAX_AGE="0", TESSERA_WS_RECHECK_SECONDS="2"), "shell", "-c", probe)
     assert result.stdout.splitlines()[-1].split() == ["0", "True", "2.0"]
+
+
+POOL_PROBE = ("from django.conf import settings as s; d = s.DATABASES['default']; "
+              "print(repr((d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))))")
+# Settings only: nothing listens on port 1, and nothing here may connect.
+POSTGRES_URL = "postgres://tessera@127.0.0.1:1/tessera"
+
+
+def _pool_settings(**env: str) -> tuple[int, dict[str, float] | None]:
+    result = _manage(_production_env(DATABASE_URL=POSTGRES_URL, **env), "shell", "-c", POOL_PROBE)
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.splitlines()[-1])
+
+
+def test_production_on_postgresql_borrows_connections_from_a_pool() -> None:
+    # Under Daphne each request runs in a thread of its own: kept connections were never reused
+    # (a new one per request) and piled up; pooled ones are (bench/db_connections.py).
+    assert _pool_settings() == (0, {"min_size": 2, "max_size": 10, "timeout": 10.0})
+    assert _pool_settings(TESSERA_DB_POOL_MIN="1", TESSERA_DB_POOL_MAX="4", TESSERA_DB_POOL_TIMEOUT="2.5") == (
+        0, {"min_size": 1, "max_size": 4, "timeout": 2.5})
+    assert _pool_settings(TESSERA_DB_POOL="0") == (60, None)  # the persistent connections instead
+
+
+def test_the_pool_refuses_persistent_connections() -> None:
+    result = _manage(_production_env(DATABASE_URL=POSTGRES_URL, TESSERA_DB_CONN_MAX_AGE="60"), "check")
+    assert result.returncode != 0 and "TESSERA_DB_CONN_MAX_AGE must be 0" in result.stderr
+
+
+def test_sqlite_and_development_have_no_pool() -> None:
+    result = _manage(_production_env(), "shell", "-c", POOL_PROBE)  # production on SQLite
+    assert result.stdout.splitlines()[-1] == "(60, None)"
+    development = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_") and k not in NOT_INHERITED}
+    result = _manage({**development, "DATABASE_URL": POSTGRES_URL}, "shell", "-c", POOL_PROBE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "(0, None)"
