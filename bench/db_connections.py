@@ -120,6 +120,7 @@ def main() -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     from django.core.management import call_command
     from django.db import connections
+
     from bench.realtime import PgSessions, seed, start_daphne, stop
 
     try:
