@@ -21,3 +21,10 @@ def _fast_password_hashing(settings: Settings) -> None:
 def _media_in_tmp(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
     # Documents (cards, letters) and evidence are written under MEDIA_ROOT: never the developer's own.
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _no_equal_time_floor(settings: Settings) -> None:
+    # The equal-time floor (union/timing.py) would add a second to every join, reset and login
+    # POST; tests/union/test_timing.py sets a real floor where the timing is what it checks.
+    settings.TESSERA_EQUAL_TIME_SECONDS = 0.0

@@ -293,6 +293,10 @@ TESSERA_JOIN_PER_ADDRESS_HOUR = int(os.environ.get("TESSERA_JOIN_PER_ADDRESS_HOU
 TESSERA_JOIN_PER_UNION_HOUR = int(os.environ.get("TESSERA_JOIN_PER_UNION_HOUR", "200"))
 TESSERA_JOIN_PER_UNION_DAY = int(os.environ.get("TESSERA_JOIN_PER_UNION_DAY", "1000"))
 
+# Answers that must not reveal whether an email or phone is known (join, password reset, email
+# change on /me/edit, login) take at least this long, whatever the work took (union/timing.py).
+TESSERA_EQUAL_TIME_SECONDS = float(os.environ.get("TESSERA_EQUAL_TIME_SECONDS", "1.0"))
+
 # A roll export larger than this alerts the local's admins.
 TESSERA_EXPORT_ALERT_ROWS = int(os.environ.get("TESSERA_EXPORT_ALERT_ROWS", "500"))
 

@@ -42,6 +42,7 @@ from membership.services import (
 )
 from membership.types import AuthedHttpRequest
 from union.pdf import pdf_response
+from union.timing import equal_time_post
 
 SENSITIVE = ("password", "legal_name", "email", "phone")
 
@@ -66,6 +67,7 @@ def _member_in(user: Any, union: Union) -> Member | None:
 @never_cache
 @sensitive_post_parameters(*SENSITIVE)
 @require_http_methods(["GET", "POST"])
+@equal_time_post
 def join(request: HttpRequest, slug: str) -> HttpResponse:
     return _join(request, _union(slug), invitation=None)
 
@@ -73,6 +75,7 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
 @never_cache
 @sensitive_post_parameters(*SENSITIVE)
 @require_http_methods(["GET", "POST"])
+@equal_time_post
 def join_invited(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     union = _union(slug)
     invitation = invitation_find(union=union, token=token)

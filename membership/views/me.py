@@ -33,6 +33,7 @@ from membership.self_service import (
 from membership.services import MembershipError
 from membership.time_zones import TimeZoneForm
 from membership.types import AuthedHttpRequest
+from union.timing import equal_time_post
 
 
 def _own_member(request: AuthedHttpRequest) -> Member:
@@ -60,6 +61,7 @@ def home(request: AuthedHttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
+@equal_time_post
 def edit(request: AuthedHttpRequest) -> HttpResponse:
     member = _own_member(request)
     form = ProfileForm(request.POST if request.method == "POST" else None, member=member, user=request.user)
