@@ -11,14 +11,14 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Sum
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from membership.models import BargainingUnit, Local, SignatureTally, SupportAssessment
+from membership.models import BargainingUnit, Local, SignatureTally, SupportTally
 from membership.tally import COUNTING_STATUSES  # noqa: F401 (kept importable from here)
 from union import charts
 
@@ -101,17 +101,12 @@ def weekly_signatures(local: Local, *, weeks: int = WEEKS, now: datetime | None 
 def support_summary(local: Local) -> dict[int, int]:
     """How many contacts of the local sit at each level, by their latest assessment. One query.
 
-    It starts from the local's assessments (usually a small part of the roll) and keeps each one
-    that is its member's latest (one seek in `assessment_latest`), rather than looking up a latest
-    assessment for every member of the local.
+    Reads the local's support tally (membership/tally.py, one row per level), kept by
+    `support_assess`, erasure and sign-up cleanup, instead of finding every contact's latest
+    assessment (27 ms at 5,000 assessed contacts).
     """
-    latest = (SupportAssessment.objects.filter(member_id=OuterRef("member_id"))
-              .order_by("-recorded_at", "-pk").values("pk")[:1])
-    rows = (
-        SupportAssessment.objects.filter(member__local=local, member__erased_at__isnull=True, pk=Subquery(latest))
-        .values("level__value").annotate(n=Count("pk")).order_by()
-    )
-    return {row["level__value"]: row["n"] for row in rows}
+    rows = SupportTally.objects.filter(local=local).exclude(members=0).values_list("level__value", "members")
+    return dict(rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -523,3 +523,21 @@ class JoinThrottle(models.Model):
 
 # Second-factor devices live in their own module; importing them here registers them with the app.
 from membership.devices import Authenticator, BackupCode, BackupCodeDevice  # noqa: E402, F401
+
+
+class SupportTally(models.Model):
+    """How many contacts of a local sit at a support level by their latest assessment (membership/tally.py).
+
+    Kept by `support_assess`, erasure and sign-up cleanup in the same transaction, for the
+    dashboard's support summary; `manage.py dashboard_tally --check` recounts it with the others.
+    """
+
+    local = models.ForeignKey(Local, on_delete=models.CASCADE, related_name="+")
+    level = models.ForeignKey(SupportLevel, on_delete=models.CASCADE, related_name="+")
+    members = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["local", "level"], name="support_tally_local_level")]
+
+    def __str__(self) -> str:
+        return f"support of local {self.local_id} at level {self.level_id}: {self.members}"

@@ -24,7 +24,16 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
 
-from membership.models import BargainingUnit, Local, Member, SignatureTally, UnionCard, UnitTally
+from membership.models import (
+    BargainingUnit,
+    Local,
+    Member,
+    SignatureTally,
+    SupportAssessment,
+    SupportTally,
+    UnionCard,
+    UnitTally,
+)
 from union.models import AuditChainHead
 
 PERIOD_MINUTES = 15
@@ -80,18 +89,82 @@ def tally_tracked(member: Member) -> Iterator[None]:
     # (test_simultaneous_changes_keep_the_tally).
     Member.objects.select_for_update().filter(pk=member.pk).values_list("pk", flat=True).first()
     AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-    before = counted_unit(member.pk)
+    before, level_before = counted_unit(member.pk), latest_level(member.pk)
     token = _tracked.set(_tracked.get() | {member.pk})
     try:
         yield
     finally:
         _tracked.reset(token)
-    after = counted_unit(member.pk)
+    after, level_after = counted_unit(member.pk), latest_level(member.pk)
     if before != after:
         if before is not None:
             _adjust(before, -1)
         if after is not None:
             _adjust(after, 1)
+    if level_before != level_after:
+        local_id = Member.objects.filter(pk=member.pk).values_list("local_id", flat=True).get()
+        if level_before is not None:
+            support_adjust(local_id, level_before, -1)
+        if level_after is not None:
+            support_adjust(local_id, level_after, 1)
+
+
+def latest_level(member_id: int) -> int | None:
+    """The level (id) of the member's latest support assessment, None when never assessed."""
+    return (SupportAssessment.objects.filter(member_id=member_id).order_by("-recorded_at", "-pk")
+            .values_list("level_id", flat=True).first())
+
+
+def support_adjust(local_id: int, level_id: int, delta: int) -> None:
+    table = connection.ops.quote_name(SupportTally._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (local_id, level_id, members) VALUES (%s, %s, %s) "  # noqa: S608 (model's table)
+            f"ON CONFLICT (local_id, level_id) DO UPDATE SET members = {table}.members + EXCLUDED.members",
+            [local_id, level_id, delta],
+        )
+
+
+def support_recount(local: Local | None = None) -> dict[tuple[int, int], int]:
+    """Contacts per (local, level) by their latest assessment, counted from the rows."""
+    from django.db.models import Subquery
+
+    latest = (SupportAssessment.objects.filter(member_id=OuterRef("member_id"))
+              .order_by("-recorded_at", "-pk").values("pk")[:1])
+    rows = SupportAssessment.objects.filter(member__erased_at__isnull=True, pk=Subquery(latest))
+    if local is not None:
+        rows = rows.filter(member__local=local)
+    return {(local_id, level_id): n for local_id, level_id, n in rows.values("member__local_id", "level_id")
+            .annotate(n=Count("pk")).values_list("member__local_id", "level_id", "n").order_by()}
+
+
+def support_stored(local: Local | None = None) -> dict[tuple[int, int], int]:
+    rows = SupportTally.objects.exclude(members=0)
+    if local is not None:
+        rows = rows.filter(local=local)
+    return {(local_id, level_id): n for local_id, level_id, n in rows.values_list("local_id", "level_id", "members")}
+
+
+def support_check(local: Local | None = None) -> dict[tuple[int, int], tuple[int, int]]:
+    """(local, level) pairs whose support tally differs from a recount: {key: (kept, counted)}."""
+    kept, counted = support_stored(local), support_recount(local)
+    return {k: (kept.get(k, 0), counted.get(k, 0)) for k in kept.keys() | counted.keys()
+            if kept.get(k, 0) != counted.get(k, 0)}
+
+
+def _support_rebuild(local: Local | None) -> int:
+    rows = SupportTally.objects.all() if local is None else SupportTally.objects.filter(local=local)
+    kept = {(r.local_id, r.level_id): r for r in rows.select_for_update()}
+    counted = support_recount(local)
+    changed = 0
+    for key, row in kept.items():
+        if row.members != counted.get(key, 0):
+            row.members = counted.get(key, 0)
+            row.save(update_fields=["members"])
+            changed += 1
+    missing = [SupportTally(local_id=k[0], level_id=k[1], members=n) for k, n in counted.items() if k not in kept]
+    SupportTally.objects.bulk_create(missing, batch_size=1000)
+    return changed + len(missing)
 
 
 def period_of(moment: datetime) -> datetime:
@@ -169,7 +242,7 @@ def tally_rebuild(local: Local | None = None) -> int:
     unit_ids = list(units.values_list("pk", flat=True))
     existing = {t.unit_id: t for t in UnitTally.objects.select_for_update().filter(unit_id__in=unit_ids)}
     counted = recount(local)
-    changed = _signatures_rebuild(local)
+    changed = _signatures_rebuild(local) + _support_rebuild(local)
     for unit_id in unit_ids:
         n = counted.get(unit_id, 0)
         row = existing.get(unit_id)

@@ -20,7 +20,7 @@ from django.db import connection, connections
 
 from membership import charts
 from membership.lifecycle import TRANSITIONS
-from membership.models import CardText, Member, UnionCard, UnitTally
+from membership.models import CardText, Member, SupportLevel, UnionCard, UnitTally
 from membership.roll import parse_csv
 from membership.self_service import member_erase, member_resign
 from membership.services import (
@@ -33,7 +33,8 @@ from membership.services import (
     member_verify,
     roll_import,
 )
-from membership.tally import recount, signatures_check, tally_check, tally_rebuild
+from membership.support import support_assess, support_levels_seed_defaults
+from membership.tally import recount, signatures_check, support_check, support_recount, tally_check, tally_rebuild
 from tests.base import Personas
 from tests.factories import make_member, make_unit
 from tests.services import need
@@ -55,7 +56,10 @@ def assert_no_drift(*locals_) -> None:  # type: ignore[no-untyped-def]
         assert dashboard_figures(local) == recount(local)
     assert tally_check() == {}
     assert signatures_check() == {}
+    assert support_check() == {}
     for local in locals_:
+        levels = dict(SupportLevel.objects.filter(union_id=local.union_id).values_list("pk", "value"))
+        assert charts.support_summary(local) == {levels[level]: n for (_l, level), n in support_recount(local).items()}
         weekly = sum(w.count for w in charts.weekly_signatures(local))
         assert weekly == UnionCard.objects.filter(member__local=local, revoked_at__isnull=True).count()
 
@@ -67,6 +71,8 @@ class Scenario:
         self.p, self.rng, self.local = personas, rng, personas.local
         self.units = [make_unit(self.local) for _ in range(3)]
         self.text = card_text(self.local.union)
+        support_levels_seed_defaults(actor=None, union=self.local.union)
+        self.levels = list(SupportLevel.objects.filter(union=self.local.union))
         self.imported = 0
         self.do_import(6)
         for _i in range(2):  # members with accounts: status changes also rewrite their rights
@@ -91,7 +97,7 @@ class Scenario:
 
     def step(self) -> str:
         op = self.rng.choice(["sign", "sign", "sign", "revoke", "status", "verify", "reject", "unit", "import",
-                              "resign", "erase"])
+                              "resign", "erase", "assess", "assess"])
         member = self.any_member()
         if member is None:
             self.do_import(2)
@@ -120,6 +126,8 @@ class Scenario:
                 member_resign(actor=self.p.organizer, member=member)
             elif op == "erase":
                 member_erase(actor=None, member=member)
+            elif op == "assess":
+                support_assess(actor=self.p.organizer, member=member, level=self.rng.choice(self.levels))
         except MembershipError:
             pass  # a transition the lifecycle refuses: nothing changed, and the tally must agree
         return op
@@ -138,7 +146,7 @@ def test_random_operations_never_drift(personas: Personas, seed: int) -> None:
         most = max(most, sum(recount(personas.local).values()))
     assert most >= 3, "the sequence should have had signed cards to count"
     assert not UnitTally.objects.filter(unit=other_unit).exclude(signed=0).exists()
-    assert done >= {"sign", "revoke", "status", "verify", "reject", "unit", "import", "resign", "erase"}
+    assert done >= {"sign", "revoke", "status", "verify", "reject", "unit", "import", "resign", "erase", "assess"}
 
 
 @pytest.mark.django_db
@@ -176,7 +184,7 @@ def test_check_reports_drift_and_rebuild_repairs_it(personas: Personas) -> None:
     UnionCard.objects.filter(pk=card.pk).update(revoked_at=card.signed_at)
     assert tally_check() == {unit.pk: (1, 0)}
     err = StringIO()
-    with pytest.raises(CommandError, match="1 unit tally\\(ies\\) and 1 signature period"):
+    with pytest.raises(CommandError, match=r"1 unit tally\(ies\), 1 signature period\(s\) and 0 support"):
         call_command("dashboard_tally", "--check", stdout=StringIO(), stderr=err)
     assert f"unit {unit.pk}: tally 1, recount 0" in err.getvalue()
     assert member.pseudonym not in err.getvalue()
@@ -201,10 +209,15 @@ def test_expired_sign_ups_leave_the_weekly_tally(personas: Personas) -> None:
                                    pseudonym="never confirmed", status=S.APPLICANT)
     card_sign(member=member, card_text=card_text(personas.local.union), signature_name="x", consents={},
               advance_status=False)
+    support_levels_seed_defaults(actor=None, union=personas.local.union)
+    support_assess(actor=personas.organizer, member=member, level=SupportLevel.objects.get(
+        union=personas.local.union, value=4))
     assert sum(w.count for w in charts.weekly_signatures(personas.local)) == 1
+    assert charts.support_summary(personas.local) == {4: 1}
     assert join_cleanup() == 1
     assert sum(w.count for w in charts.weekly_signatures(personas.local)) == 0
-    assert signatures_check() == {} and tally_check() == {}
+    assert charts.support_summary(personas.local) == {}
+    assert signatures_check() == {} and tally_check() == {} and support_check() == {}
 
 
 @pytest.mark.django_db

@@ -6,13 +6,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from membership.tally import signatures_check, tally_check, tally_rebuild
+from membership.tally import signatures_check, support_check, tally_check, tally_rebuild
 
 
 class Command(BaseCommand):
     help = ("Compare the per-unit tallies of signed cards (kept by the services for the organizing dashboard) "
             "with a recount from the rows. --check exits with status 1 when any unit differs (run it daily "
-            "and alert); --rebuild stores the recount. Signatures per 15-minute period are checked too.")
+            "and alert); --rebuild stores the recount. Signatures per 15-minute period and support levels are checked too.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         group = parser.add_mutually_exclusive_group(required=True)
@@ -32,7 +32,10 @@ class Command(BaseCommand):
         for (local_id, period), (kept, counted) in sorted(periods.items()):
             self.stderr.write(f"local {local_id}, signatures at {period:%Y-%m-%d %H:%M} UTC: tally {kept}, "
                               f"recount {counted}")
-        if drift or periods:
-            raise CommandError(f"{len(drift)} unit tally(ies) and {len(periods)} signature period(s) differ from "
-                               "the rows; run dashboard_tally --rebuild.")
+        support = support_check()
+        for (local_id, level_id), (kept, counted) in sorted(support.items()):
+            self.stderr.write(f"local {local_id}, support level {level_id}: tally {kept}, recount {counted}")
+        if drift or periods or support:
+            raise CommandError(f"{len(drift)} unit tally(ies), {len(periods)} signature period(s) and "
+                               f"{len(support)} support level(s) differ from the rows; run dashboard_tally --rebuild.")
         self.stdout.write("All unit tallies agree with the rows.")
