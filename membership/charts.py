@@ -11,18 +11,17 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Subquery
-from django.db.models.functions import TruncWeek
+from django.db.models import Sum
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from membership.models import BargainingUnit, Local, Member, SupportAssessment, UnionCard
+from membership.models import BargainingUnit, Local, SignatureTally, SupportTally
+from membership.tally import COUNTING_STATUSES  # noqa: F401 (kept importable from here)
 from union import charts
 
-# Members whose signed card counts toward recognition: verified, or waiting for verification.
-COUNTING_STATUSES = (Member.Status.ACTIVE, Member.Status.PENDING)
 WEEKS = 12
 
 
@@ -56,22 +55,15 @@ class UnitProgress:
 
 
 def unit_progress(local: Local) -> list[UnitProgress]:
-    """Per unit of the local, members with a valid signed card. Two queries whatever the roll size.
+    """Per unit of the local, members with a valid signed card. One query whatever the roll size.
 
-    The count starts from the local's members (index `member_counting`) and asks, per member,
-    whether a valid card exists (partial index `card_valid_member`): each member is counted once
-    without COUNT(DISTINCT) over every member-card pair, which spilled to disk at 100,000 members,
-    and no other local's rows are read.
+    The figure is the unit's tally (membership/tally.py), kept by the services in the same
+    transaction as each change, so the page reads one row per unit instead of counting cards.
     """
     units = list(BargainingUnit.objects.filter(local=local).select_related("employer", "client")
-                 .order_by("employer__name", "project", "pk"))
-    valid_card = UnionCard.objects.filter(member=OuterRef("pk"), revoked_at__isnull=True)
-    signed = dict(
-        Member.objects.filter(local=local, status__in=COUNTING_STATUSES, erased_at__isnull=True, unit__isnull=False)
-        .filter(Exists(valid_card)).values("unit").annotate(n=Count("pk")).values_list("unit", "n").order_by()
-    )
+                 .annotate(signed=Coalesce("tally__signed", 0)).order_by("employer__name", "project", "pk"))
     return [
-        UnitProgress(unit=u, signed=signed.get(u.pk, 0), needed=cards_needed(u.headcount, u.threshold_percent) or 1,
+        UnitProgress(unit=u, signed=u.signed, needed=cards_needed(u.headcount, u.threshold_percent) or 1,
                      milestone=cards_needed(u.headcount, u.milestone_percent))
         for u in units
     ]
@@ -89,13 +81,17 @@ class Week:
 
 
 def weekly_signatures(local: Local, *, weeks: int = WEEKS, now: datetime | None = None) -> list[Week]:
-    """Cards signed (and not revoked) per week over the last `weeks` weeks, empty weeks included."""
+    """Cards signed (and not revoked) per week over the last `weeks` weeks, empty weeks included.
+
+    Sums the local's 15-minute signature tallies (membership/tally.py) into weeks of the current
+    time zone, at most 96 rows a day, instead of reading every card of the last weeks.
+    """
     now = timezone.localtime(now or timezone.now())
     this_week = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     first = this_week - timedelta(weeks=weeks - 1)
     rows = (
-        UnionCard.objects.filter(member__local=local, signed_at__gte=first, revoked_at__isnull=True)
-        .annotate(week=TruncWeek("signed_at")).values("week").annotate(n=Count("pk")).order_by()
+        SignatureTally.objects.filter(local=local, period__gte=first)
+        .annotate(week=TruncWeek("period")).values("week").annotate(n=Sum("signed")).order_by()
     )
     counts = {timezone.localtime(row["week"]).date(): row["n"] for row in rows}
     return [Week(start=first + timedelta(weeks=i), count=counts.get((first + timedelta(weeks=i)).date(), 0))
@@ -105,17 +101,12 @@ def weekly_signatures(local: Local, *, weeks: int = WEEKS, now: datetime | None 
 def support_summary(local: Local) -> dict[int, int]:
     """How many contacts of the local sit at each level, by their latest assessment. One query.
 
-    It starts from the local's assessments (usually a small part of the roll) and keeps each one
-    that is its member's latest (one seek in `assessment_latest`), rather than looking up a latest
-    assessment for every member of the local.
+    Reads the local's support tally (membership/tally.py, one row per level), kept by
+    `support_assess`, erasure and sign-up cleanup, instead of finding every contact's latest
+    assessment (27 ms at 5,000 assessed contacts).
     """
-    latest = (SupportAssessment.objects.filter(member_id=OuterRef("member_id"))
-              .order_by("-recorded_at", "-pk").values("pk")[:1])
-    rows = (
-        SupportAssessment.objects.filter(member__local=local, member__erased_at__isnull=True, pk=Subquery(latest))
-        .values("level__value").annotate(n=Count("pk")).order_by()
-    )
-    return {row["level__value"]: row["n"] for row in rows}
+    rows = SupportTally.objects.filter(local=local).exclude(members=0).values_list("level__value", "members")
+    return dict(rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -192,6 +192,22 @@ class BargainingUnit(models.Model):
         return " · ".join(p for p in parts if p)
 
 
+class UnitTally(models.Model):
+    """How many members of a unit count toward recognition now, kept by the services (membership/tally.py).
+
+    A member counts when they are active or pending, not erased, in a unit, with a valid signed
+    card. The organizing dashboard reads this row instead of counting tens of thousands of cards;
+    every service that changes one of those facts adjusts it in the same transaction, and
+    `manage.py dashboard_tally --check` recounts from the rows.
+    """
+
+    unit = models.OneToOneField(BargainingUnit, on_delete=models.CASCADE, primary_key=True, related_name="tally")
+    signed = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"tally of unit {self.unit_id}: {self.signed}"
+
+
 class Member(models.Model):
     """A person on a local's roll. Coworkers know them by pseudonym; the rest is encrypted.
 
@@ -399,6 +415,26 @@ class UnionCard(models.Model):
         return f"card {self.code}"
 
 
+class SignatureTally(models.Model):
+    """Valid cards of a local signed in one 15-minute period (UTC), for the dashboard's weekly chart.
+
+    Kept by the services with the unit tallies (membership/tally.py): +1 when a card is signed, -1
+    when it is revoked or its member's record is deleted. Periods are a quarter of an hour so that
+    weeks starting at local midnight in any time zone (offsets are whole quarters of an hour) are
+    sums of whole periods: the chart stays exact in the viewer's time zone.
+    """
+
+    local = models.ForeignKey(Local, on_delete=models.CASCADE, related_name="+")
+    period = models.DateTimeField()
+    signed = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["local", "period"], name="signature_tally_local_period")]
+
+    def __str__(self) -> str:
+        return f"signatures of local {self.local_id} at {self.period:%Y-%m-%d %H:%M}: {self.signed}"
+
+
 class Invitation(models.Model):
     """A personal, single-use, expiring invitation from a member. Only the token's hash is kept."""
 
@@ -487,3 +523,21 @@ class JoinThrottle(models.Model):
 
 # Second-factor devices live in their own module; importing them here registers them with the app.
 from membership.devices import Authenticator, BackupCode, BackupCodeDevice  # noqa: E402, F401
+
+
+class SupportTally(models.Model):
+    """How many contacts of a local sit at a support level by their latest assessment (membership/tally.py).
+
+    Kept by `support_assess`, erasure and sign-up cleanup in the same transaction, for the
+    dashboard's support summary; `manage.py dashboard_tally --check` recounts it with the others.
+    """
+
+    local = models.ForeignKey(Local, on_delete=models.CASCADE, related_name="+")
+    level = models.ForeignKey(SupportLevel, on_delete=models.CASCADE, related_name="+")
+    members = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["local", "level"], name="support_tally_local_level")]
+
+    def __str__(self) -> str:
+        return f"support of local {self.local_id} at level {self.level_id}: {self.members}"

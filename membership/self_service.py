@@ -23,6 +23,7 @@ from membership.names import ERR_PSEUDONYM_CLOSE
 from membership.roles import Role
 from membership.services import MembershipError, role_grant, role_revoke, user_deactivate
 from membership.services.members import _set_status
+from membership.tally import signatures_adjust, tally_tracked
 from union import crypto
 from union.audit import audit_record
 
@@ -298,23 +299,27 @@ def member_erase(*, actor: User, member: Member) -> Member:
         user.save(update_fields=["handle", "email", "email_index", "password", "language"])
         if actor is not None and actor.pk == user.pk:
             actor = user
-    if member.status != Member.Status.RESIGNED and can_move(member.status, Member.Status.RESIGNED):
-        _set_status(actor=actor, member=member, new=Member.Status.RESIGNED, reason="erased by member")
-    for card in UnionCard.objects.select_for_update().filter(member=member):
-        card.signed = {"erased": True}
-        card.revoked_at = card.revoked_at or now
-        card.save(update_fields=["signed", "revoked_at"])
-        # The stored PDFs print what the card said, the typed name included: they go too.
-        card_documents_destroy(card=card)
-    SupportAssessment.objects.filter(member=member).delete()
-    # What organizers wrote about why the member's status changed is data about the member too.
-    MemberStatusChange.objects.filter(member=member).update(reason=None)
-    member.legal_name = member.notes = member.pending_email = None
-    member.set_email(None)
-    member.set_phone(None)
-    member.set_languages([])
-    member.pseudonym, member.job_title, member.erased_at = ERASED_PSEUDONYM, "", now
-    member.save()
+    # Resigned, cards revoked, erased: the member stops counting in their unit's tally.
+    with tally_tracked(member):
+        if member.status != Member.Status.RESIGNED and can_move(member.status, Member.Status.RESIGNED):
+            _set_status(actor=actor, member=member, new=Member.Status.RESIGNED, reason="erased by member")
+        for card in UnionCard.objects.select_for_update().filter(member=member):
+            if card.revoked_at is None:
+                signatures_adjust(member.local_id, card.signed_at, -1)
+            card.signed = {"erased": True}
+            card.revoked_at = card.revoked_at or now
+            card.save(update_fields=["signed", "revoked_at"])
+            # The stored PDFs print what the card said, the typed name included: they go too.
+            card_documents_destroy(card=card)
+        SupportAssessment.objects.filter(member=member).delete()
+        # What organizers wrote about why the member's status changed is data about the member too.
+        MemberStatusChange.objects.filter(member=member).update(reason=None)
+        member.legal_name = member.notes = member.pending_email = None
+        member.set_email(None)
+        member.set_phone(None)
+        member.set_languages([])
+        member.pseudonym, member.job_title, member.erased_at = ERASED_PSEUDONYM, "", now
+        member.save()
     if user is not None:
         for grant in list(RoleGrant.objects.filter(user=user).select_related("local")):
             role_revoke(actor=actor, user=user, local=grant.local)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext_noop, ngettext
 
 from membership.models import Member, SupportAssessment, SupportLevel, Union, User
+from membership.tally import tally_tracked
 from union.audit import audit_record
 
 # Stored as written (in English) and translated when shown: labels are the union's own words and
@@ -71,6 +72,7 @@ def support_assess(*, actor: User, member: Member, level: SupportLevel) -> Suppo
         raise SupportError(ERR_WRONG_UNION)
     if member.erased_at is not None:
         raise SupportError(ERR_ERASED)
-    assessment = SupportAssessment.objects.create(member=member, level=level, recorded_by=actor)
+    with tally_tracked(member):  # the support summary's tally follows the member's latest level
+        assessment = SupportAssessment.objects.create(member=member, level=level, recorded_by=actor)
     audit_record(actor, "support.assess", member, local_id=member.local_id, value=level.value)
     return assessment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -14,6 +15,7 @@ from membership.models import (
     User,
 )
 from membership.services.members import _set_status
+from membership.tally import signatures_adjust, tally_tracked
 from union.audit import audit_record
 
 
@@ -35,13 +37,20 @@ def card_sign(*, member: Member, card_text: CardText, signature_name: str, conse
     """
     from django.utils import timezone
 
-    now = timezone.now()
+    with tally_tracked(member):
+        return _card_sign(member=member, card_text=card_text, signature_name=signature_name, consents=consents,
+                          advance_status=advance_status, now=timezone.now())
+
+
+def _card_sign(*, member: Member, card_text: CardText, signature_name: str, consents: dict[str, Any],
+               advance_status: bool, now: datetime) -> UnionCard:
     card = UnionCard.objects.create(
         member=member, card_text=card_text, signed_at=now,
         signed={"title": card_text.title, "body": card_text.body, "version": card_text.version,
                 "language": card_text.language, "signature": signature_name, "consents": consents,
                 "signed_at": now.isoformat()},
     )
+    signatures_adjust(member.local_id, now, 1)
     if advance_status and member.status in (Member.Status.APPLICANT, Member.Status.RESIGNED,
                                             Member.Status.REJECTED):
         _set_status(actor=member.user, member=member, new=Member.Status.PENDING, reason="card signed")
@@ -54,9 +63,11 @@ def card_revoke(*, actor: User | None, card: UnionCard) -> None:
     """Revoke a signed card (the member withdraws it). The record stays, marked revoked."""
     from django.utils import timezone
 
-    card = UnionCard.objects.select_for_update().get(pk=card.pk)
-    if card.revoked_at is not None:
-        return
-    card.revoked_at = timezone.now()
-    card.save(update_fields=["revoked_at"])
-    audit_record(actor, "card.revoke", card, local_id=card.member.local_id)
+    with tally_tracked(card.member):
+        card = UnionCard.objects.select_for_update().get(pk=card.pk)
+        if card.revoked_at is not None:
+            return
+        card.revoked_at = timezone.now()
+        card.save(update_fields=["revoked_at"])
+        signatures_adjust(card.member.local_id, card.signed_at, -1)
+        audit_record(actor, "card.revoke", card, local_id=card.member.local_id)

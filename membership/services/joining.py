@@ -17,6 +17,7 @@ from membership.models import (
     Local,
     Member,
     Union,
+    UnionCard,
     UnitHistory,
     User,
 )
@@ -25,6 +26,7 @@ from membership.services.accounts import role_grant
 from membership.services.cards import card_sign
 from membership.services.errors import ERR_DUPLICATE, DuplicateSignup, MembershipError
 from membership.services.members import _set_status
+from membership.tally import latest_level, signatures_adjust, support_adjust
 from union.audit import audit_record
 
 INVITATION_DAYS = 14
@@ -451,6 +453,14 @@ def join_cleanup(*, now: Any = None) -> int:
         return 0
     applicants = Member.objects.filter(user_id__in=ids, status=Member.Status.APPLICANT)
     removed = applicants.count()
+    # Their valid cards (signed before confirming) leave the weekly chart's tally with them.
+    for local_id, signed_at in UnionCard.objects.filter(member__in=applicants, revoked_at__isnull=True).values_list(
+            "member__local_id", "signed_at"):
+        signatures_adjust(local_id, signed_at, -1)
+    for applicant in applicants:  # and their latest support level leaves the support tally
+        level = latest_level(applicant.pk)
+        if level is not None:
+            support_adjust(applicant.local_id, level, -1)
     applicants.delete()
     User.objects.filter(pk__in=ids).delete()
     audit_record(None, "join.cleanup", None, accounts=len(ids), applicants=removed)

@@ -14,6 +14,7 @@ from membership.models import (
     User,
 )
 from membership.services.errors import MembershipError
+from membership.tally import tally_tracked
 from union.audit import audit_record
 from union.realtime import broadcast_on_commit, user_group
 
@@ -32,7 +33,12 @@ def _set_status(*, actor: User | None, member: Member, new: str, reason: str) ->
     if not can_move(current, new):
         raise MembershipError(ERR_TRANSITION % {
             "current": Member.Status(current).label, "new": Member.Status(new).label})
-    member.status, member.status_changed_at = new, timezone.now()
+    with tally_tracked(member):
+        member.status, member.status_changed_at = new, timezone.now()
+        _save_status(actor=actor, member=member, current=current, new=new, reason=reason)
+
+
+def _save_status(*, actor: User | None, member: Member, current: str, new: str, reason: str) -> None:
     fields = ["status", "status_changed_at"]
     if new == Member.Status.ACTIVE and member.verified_at is None:
         member.verified_at = member.status_changed_at
@@ -133,7 +139,8 @@ def member_change_unit(*, actor: User, member: Member, unit: BargainingUnit | No
     UnitHistory.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now)
     previous = member.unit_id
     member.unit = unit
-    member.save(update_fields=["unit"])
+    with tally_tracked(member):
+        member.save(update_fields=["unit"])
     if unit is not None:
         UnitHistory.objects.create(member=member, unit=unit, started_at=now)
     audit_record(actor, "member.unit", member, local_id=member.local_id, previous_unit=previous,

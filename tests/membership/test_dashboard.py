@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from membership import charts
 from membership.models import BargainingUnit, CardText, Local, Member, SupportAssessment, SupportLevel, Union, UnionCard
+from membership.self_service import member_erase
+from membership.services import card_revoke, card_sign
 from membership.support import (
     DEFAULT_LEVELS,
     SupportError,
@@ -21,6 +23,7 @@ from membership.support import (
     support_level_delete,
     support_levels_seed_defaults,
 )
+from membership.tally import tally_rebuild
 from tests.base import Personas, login_as
 from tests.factories import make_union, make_unit
 from union.models import AuditEvent
@@ -38,10 +41,15 @@ def contact(local: Local, unit: BargainingUnit | None, status: str = S.ACTIVE, *
             signed_at: datetime | None = None) -> Member:
     n = Member.objects.count()
     member = Member.objects.create(union=local.union, local=local, unit=unit, pseudonym=f"contact {n}", status=status)
+    # Through the services, which keep the dashboard's unit tallies (membership/tally.py).
     for _i in range(cards):
-        UnionCard.objects.create(member=member, card_text=card_text(local.union), signed={"signature": "x"},
-                                 signed_at=signed_at or timezone.now(),
-                                 revoked_at=timezone.now() if revoked else None)
+        card = card_sign(member=member, card_text=card_text(local.union), signature_name="x", consents={},
+                         advance_status=False)
+        if signed_at is not None:  # back-dated past the services: recount the tallies, as seed_demo does
+            UnionCard.objects.filter(pk=card.pk).update(signed_at=signed_at)
+            tally_rebuild()
+        if revoked:
+            card_revoke(actor=None, card=card)
     return member
 
 
@@ -78,7 +86,7 @@ class TestUnitProgress:
         contact(personas.local, unit, S.APPLICANT)          # not yet confirmed
         contact(personas.local, unit, cards=0)              # no card
         erased = contact(personas.local, unit)
-        Member.objects.filter(pk=erased.pk).update(erased_at=timezone.now())
+        member_erase(actor=None, member=erased)
         contact(personas.local, other)
         contact(personas.other_local, make_unit(personas.other_local))
         by_unit = {p.unit.pk: p for p in charts.unit_progress(personas.local)}

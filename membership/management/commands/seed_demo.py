@@ -36,6 +36,7 @@ from membership.models import (
 )
 from membership.services import card_sign, current_card_text, role_grant
 from membership.support import support_levels_seed_defaults
+from membership.tally import tally_rebuild
 
 DEMO_PASSWORD = "tessera-demo-2026"  # noqa: S105 - public demo credential, refused in production
 # handle, local slug, role, pseudonym, legal name (fictional)
@@ -93,6 +94,8 @@ class Command(BaseCommand):
             for unit in BargainingUnit.objects.filter(local__union__slug="dwu").select_related("local__union"):
                 self.crowd(unit, rng)
             self.assessments(locals_by_slug["nairobi"], rng)
+            # The crowd is bulk-created past the services: recount the dashboard's tallies from the rows.
+            tally_rebuild()
         self.report(officers)
         # Other apps add their demo data through their own commands; membership imports none of them.
         for command in ("seed_demo_grievances",):
