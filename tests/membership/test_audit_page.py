@@ -147,9 +147,10 @@ def _queries(client: Client, p: Personas, events: int) -> int:
 
 def test_the_query_count_does_not_grow_with_the_page(client: Client, personas: Personas) -> None:
     login_as(client, personas.local_admin)
+    client.get(URL)  # the first request after login does its own once-only work (session, device)
     ten = _queries(client, personas, 5)  # 10 events
     fifty = _queries(client, personas, 20)  # 50 events on the page
-    assert ten == fifty
+    assert ten == fifty, (ten, fifty)
 
 
 def test_times_are_in_the_viewers_time_zone(client: Client, personas: Personas) -> None:
