@@ -234,8 +234,12 @@ def _person(lookups: _Lookups, user_id: Any) -> str:
 
 
 def _describe(event: AuditEvent, lookups: _Lookups) -> list[str]:
-    from grievances.models import AdverseAction, Event, Grievance
-    from messaging.models import Room
+    # Looked up by name, not imported: membership depends on no feature app (DESIGN.md); these
+    # apps' choice labels are only read here, to name their codes on the page.
+    Grievance: Any = apps.get_model("grievances", "Grievance")
+    Event: Any = apps.get_model("grievances", "Event")
+    AdverseAction: Any = apps.get_model("grievances", "AdverseAction")
+    Room: Any = apps.get_model("messaging", "Room")
 
     details = event.details if isinstance(event.details, dict) else {}
     out: list[str] = []
@@ -281,7 +285,7 @@ def _describe(event: AuditEvent, lookups: _Lookups) -> list[str]:
 
 
 def _load(events: Sequence[AuditEvent]) -> _Lookups:
-    from grievances.models import Step
+    Step: Any = apps.get_model("grievances", "Step")
 
     user_ids: set[int] = {e.actor_id for e in events if e.actor_id}
     member_ids: set[int] = set()
