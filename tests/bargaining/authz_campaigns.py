@@ -1,0 +1,40 @@
+"""Authorization expectations for the bargaining pages (merged by tests/test_authorization_matrix.py).
+
+See tests/bargaining/factories.py: the member and the steward work in the campaign's unit (read,
+403 on edits); the representative is on the committee and the local admin administers the local
+(edit); the organizer is in no unit of the campaign and the outsider is in another local (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.bargaining.factories import make_campaign, make_demand
+from tests.base import Personas
+
+
+def none(p: Personas) -> dict[str, Any]:
+    return {}
+
+
+def campaign(p: Personas) -> dict[str, Any]:
+    return {"code": make_campaign(p).code}
+
+
+def demand(p: Personas) -> dict[str, Any]:
+    return {"code": make_demand(p).code}
+
+
+READ = (302, 200, 200, 404, 200, 200, 404)
+EDIT = (302, 403, 403, 404, 200, 200, 404)
+#                                          anon member steward organizer rep  admin outsider
+EXPECTATIONS: dict = {
+    "bargaining:campaign_list": (none, (302, 200, 200, 200, 200, 200, 200)),
+    "bargaining:campaign_new": (none, (302, 403, 403, 403, 200, 200, 403)),
+    "bargaining:campaign_detail": (campaign, READ),
+    "bargaining:campaign_edit": (campaign, EDIT),
+    "bargaining:demand_new": (campaign, EDIT),
+    "bargaining:demand_detail": (demand, READ),
+    "bargaining:demand_edit": (demand, EDIT),
+    "bargaining:demand_diff": (demand, READ),
+}
