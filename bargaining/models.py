@@ -115,3 +115,25 @@ class DemandRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.demand_id} r{self.number}"
+
+
+class DemandDocument(models.Model):
+    """A generated demands PDF, kept by the shared document layer (union.Document).
+
+    `content_sha256` is the hash of the canonical demand set the PDF was made from (what is printed
+    in the PDF's footer: a file cannot contain its own hash); `document.sha256` is the hash of the
+    PDF bytes, shown on the page. Unchanged content is not stored again, and renders to the same
+    bytes anyway (bargaining/documents.py).
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="documents")
+    document = models.OneToOneField("union.Document", on_delete=models.PROTECT, related_name="+")
+    content_sha256 = models.CharField(max_length=64)
+    ratified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} v{self.document_id}"

@@ -17,7 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from bargaining.models import Campaign, Demand, DemandRevision
+from bargaining.models import Campaign, Demand, DemandDocument, DemandRevision
 from grievances.models import Grievance
 from membership.models import BargainingUnit, Local, User
 from union.audit import audit_record
@@ -141,3 +141,34 @@ def demand_update(*, actor: User, demand: Demand, grievances: list[Grievance] | 
     audit_record(actor, "bargaining.demand_update", demand, local_id=demand.campaign.local_id,
                  number=demand.number, revision=revision.number, fields=changed)
     return demand
+
+
+@transaction.atomic
+def demands_document_generate(*, actor_id: int | None, campaign_id: int) -> DemandDocument:
+    """Render the demands PDF and keep it as the campaign's next document version.
+
+    Unchanged content (same canonical demand set, bargaining/documents.py) is not stored again:
+    the latest version is returned, with the same hashes. Ids only, as it runs from a task.
+    """
+    from bargaining.documents import KIND, canonical_content, content_digest, latest_document, render_demands_pdf
+    from union.documents import document_store
+
+    campaign = Campaign.objects.select_for_update().select_related("local__union").get(pk=campaign_id)
+    latest = latest_document(campaign)
+    if latest is not None and latest.content_sha256 == content_digest(canonical_content(campaign)):
+        return latest
+    version = (latest.document.version if latest is not None else 0) + 1
+    pdf, digest = render_demands_pdf(campaign, version=version)
+    document = document_store(kind=KIND, owner_code=campaign.code, content=pdf, actor_id=actor_id)
+    kept = DemandDocument.objects.create(campaign=campaign, document=document, content_sha256=digest,
+                                         ratified=campaign.stage in _ratified())
+    audit_record(User.objects.filter(pk=actor_id).first(), "bargaining.document_generate", campaign,
+                 local_id=campaign.local_id, version=document.version, sha256=document.sha256,
+                 content_sha256=digest)
+    return kept
+
+
+def _ratified() -> frozenset[str]:
+    from bargaining.documents import RATIFIED_STAGES
+
+    return RATIFIED_STAGES

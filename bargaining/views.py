@@ -9,13 +9,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_tasks import TaskResultStatus
 
 from bargaining.forms import CampaignForm, CompareForm, DemandForm
 from bargaining.markup import field_diffs, render_markdown
@@ -23,7 +24,10 @@ from bargaining.models import Demand
 from bargaining.permissions import access_campaign, access_demand, can_create_campaign, can_edit_campaign
 from bargaining.selectors import campaigns_visible_to, handled_counts_by_category
 from bargaining.services import campaign_create, campaign_update, demand_create, demand_update
+from bargaining.tasks import generate_demands_document
 from membership.selectors import locals_where
+from union.documents import document_read
+from union.pdf import pdf_response
 
 
 def _form_error(form: CampaignForm | DemandForm, error: ValidationError) -> None:
@@ -188,12 +192,57 @@ def demand_diff(request: HttpRequest, code: str) -> HttpResponse:
     }, status=_status(form))
 
 
+@never_cache
+@login_required
+@require_GET
+def campaign_documents(request: HttpRequest, code: str) -> HttpResponse:
+    """The generated versions, each with the SHA-256 of its file and of its content."""
+    campaign = access_campaign(request.user, code)
+    return render(request, "bargaining/documents.html", {
+        "campaign": campaign, "can_edit": can_edit_campaign(request.user, campaign),
+        "documents": campaign.documents.select_related("document").order_by("-document__version"),
+    })
+
+
+@never_cache
+@login_required
+@require_POST
+def campaign_document_generate(request: HttpRequest, code: str) -> HttpResponse:
+    campaign = access_campaign(request.user, code, for_write=True)
+    if not campaign.demands.exists():
+        messages.error(request, _("Add a demand before generating the document."))
+        return redirect("bargaining:campaign_documents", code=campaign.code)
+    # Ids only in the task's arguments (stored in clear by the database backend). With the immediate
+    # backend (development, tests) the document exists when this returns.
+    result = generate_demands_document.enqueue(campaign_id=campaign.pk, actor_id=request.user.pk)
+    if result.status == TaskResultStatus.SUCCESSFUL:
+        messages.success(request, _("Document version %(version)s is ready.") % {"version": result.return_value})
+    else:
+        messages.info(request, _("The document is being prepared. Reload this page in a moment."))
+    return redirect("bargaining:campaign_documents", code=campaign.code)
+
+
+@never_cache
+@login_required
+@require_GET
+def campaign_document_download(request: HttpRequest, code: str, version: int) -> HttpResponse:
+    campaign = access_campaign(request.user, code)
+    kept = campaign.documents.select_related("document").filter(document__version=version).first()
+    if kept is None:
+        raise Http404
+    pdf = document_read(document=kept.document, actor_id=request.user.pk)
+    return pdf_response(pdf, filename=f"demands-v{version}.pdf")
+
+
 urlpatterns: list[URLPattern] = [
     path("", campaign_list, name="campaign_list"),
     path("new/", campaign_new, name="campaign_new"),
     path("<uuid:code>/", campaign_detail, name="campaign_detail"),
     path("<uuid:code>/edit/", campaign_edit, name="campaign_edit"),
     path("<uuid:code>/demands/new/", demand_new, name="demand_new"),
+    path("<uuid:code>/documents/", campaign_documents, name="campaign_documents"),
+    path("<uuid:code>/documents/generate/", campaign_document_generate, name="campaign_document_generate"),
+    path("<uuid:code>/documents/<int:version>/", campaign_document_download, name="campaign_document_download"),
     path("demands/<uuid:code>/", demand_detail, name="demand_detail"),
     path("demands/<uuid:code>/edit/", demand_edit, name="demand_edit"),
     path("demands/<uuid:code>/diff/", demand_diff, name="demand_diff"),

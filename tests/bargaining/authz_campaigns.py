@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bargaining.services import demands_document_generate
 from tests.bargaining.factories import make_campaign, make_demand
 from tests.base import Personas
 
@@ -25,6 +26,12 @@ def demand(p: Personas) -> dict[str, Any]:
     return {"code": make_demand(p).code}
 
 
+def document(p: Personas) -> dict[str, Any]:
+    campaign = make_demand(p).campaign
+    kept = demands_document_generate(actor_id=p.representative.pk, campaign_id=campaign.pk)
+    return {"code": campaign.code, "version": kept.document.version}
+
+
 READ = (302, 200, 200, 404, 200, 200, 404)
 EDIT = (302, 403, 403, 404, 200, 200, 404)
 #                                          anon member steward organizer rep  admin outsider
@@ -37,4 +44,7 @@ EXPECTATIONS: dict = {
     "bargaining:demand_detail": (demand, READ),
     "bargaining:demand_edit": (demand, EDIT),
     "bargaining:demand_diff": (demand, READ),
+    "bargaining:campaign_documents": (campaign, READ),
+    "bargaining:campaign_document_generate": (campaign, (302, 405, 405, 405, 405, 405, 405)),  # POST only
+    "bargaining:campaign_document_download": (document, READ),
 }
