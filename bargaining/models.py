@@ -137,3 +137,63 @@ class DemandDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} v{self.document_id}"
+
+
+class Ballot(models.Model):
+    """A secret-ballot ratification vote on the whole set of demands, or on one demand.
+
+    Secrecy by schema: a `Vote` row holds the ballot, the choice and a random receipt, and nothing
+    else (no voter, no time, a random primary key so its order says nothing); who voted is a flag on
+    the voter's `Eligibility` row (no time either). Nothing shared lets anyone join the two; see
+    bargaining/ballots.py for what this cannot hide.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="ballots")
+    # Empty: the whole set of demands.
+    demand = models.ForeignKey(Demand, on_delete=models.PROTECT, null=True, blank=True, related_name="ballots")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    quorum_percent = models.PositiveSmallIntegerField(_("quorum (% of eligible voters)"), default=50)
+    threshold_percent = models.PositiveSmallIntegerField(_("threshold (% of yes among yes and no)"), default=50)
+    eligible_count = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Published at the close, not before.
+    result = models.JSONField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+class Eligibility(models.Model):
+    """One eligible voter of a ballot, fixed when it opens, and whether they have voted (no time)."""
+
+    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="eligible")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    has_voted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ballot", "user"], name="one_eligibility_per_voter")]
+
+    def __str__(self) -> str:
+        return f"{self.ballot_id}:{self.user_id}"
+
+
+class Vote(models.Model):
+    class Choice(models.TextChoices):
+        YES = "yes", _("Yes")
+        NO = "no", _("No")
+        ABSTAIN = "abstain", _("Abstain")
+
+    # Random, so the key's order carries no hint of the order in which people voted.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="votes")
+    choice = models.CharField(max_length=8, choices=Choice.choices)
+    receipt = models.CharField(max_length=32, unique=True)
+
+    def __str__(self) -> str:
+        return self.receipt
