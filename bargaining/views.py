@@ -22,7 +22,7 @@ from bargaining.forms import CampaignForm, CompareForm, DemandForm
 from bargaining.markup import field_diffs, render_markdown
 from bargaining.models import Demand
 from bargaining.permissions import access_campaign, access_demand, can_create_campaign, can_edit_campaign
-from bargaining.selectors import campaigns_visible_to, handled_counts_by_category
+from bargaining.selectors import campaigns_visible_to, handled_counts_by_category, linkable_grievances
 from bargaining.services import campaign_create, campaign_update, demand_create, demand_update
 from bargaining.tasks import generate_demands_document
 from membership.selectors import locals_where
@@ -143,7 +143,9 @@ def demand_detail(request: HttpRequest, code: str) -> HttpResponse:
         "rationale_html": mark_safe(render_markdown(demand.rationale)),  # noqa: S308
         "handled": handled_counts_by_category(demand),
         # Case numbers only for editors, who see the local's cases; members see the counts.
-        "cases": demand.grievances.select_related("category").order_by("number") if can_edit else None,
+        # ... and only the cases this editor may open (a restricted case stays out of sight).
+        "cases": demand.grievances.filter(pk__in=linkable_grievances(request.user, demand.campaign).values("pk"))
+        .select_related("category").order_by("number") if can_edit else None,
         "revisions": demand.revisions.select_related("author__member").order_by("-number"),
     })
 

@@ -225,3 +225,14 @@ class TestDemands:
             assert re.fullmatch(r'<tr><th scope="row">[^<]+</th><td>2</td><td>0</td></tr>', row.strip()), row
         assert cited.number in rep_page and cited.number not in member_page
         assert DemandRevision.objects.get().grievance_ids == [cited.pk]
+
+    def test_an_editor_sees_no_number_of_a_restricted_case_they_cannot_open(self, personas: Personas) -> None:
+        from grievances.models import Grievance
+
+        demand = make_demand(personas)
+        restricted = make_case(personas, category="pay")
+        Grievance.objects.filter(pk=restricted.pk).update(confidentiality=Grievance.Confidentiality.RESTRICTED)
+        demand.grievances.add(restricted)
+        rep_page = client_for(personas.representative).get(url("demand_detail", code=demand.code)).content.decode()
+        admin_page = client_for(personas.local_admin).get(url("demand_detail", code=demand.code)).content.decode()
+        assert restricted.number not in rep_page and restricted.number in admin_page
