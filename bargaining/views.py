@@ -84,6 +84,7 @@ def campaign_detail(request: HttpRequest, code: str) -> HttpResponse:
         "units": campaign.units.select_related("employer", "client"),
         "committee": campaign.committee.select_related("member"),
         "demands": campaign.demands.all(),
+        "ballots": campaign.ballots.select_related("demand").order_by("-opened_at"),
     })
 
 

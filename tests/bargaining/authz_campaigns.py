@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bargaining.ballots import ballot_open
 from bargaining.services import demands_document_generate
 from tests.bargaining.factories import make_campaign, make_demand
 from tests.base import Personas
@@ -32,6 +33,10 @@ def document(p: Personas) -> dict[str, Any]:
     return {"code": campaign.code, "version": kept.document.version}
 
 
+def ballot(p: Personas) -> dict[str, Any]:
+    return {"code": ballot_open(actor=p.representative, campaign=make_campaign(p)).code}
+
+
 READ = (302, 200, 200, 404, 200, 200, 404)
 EDIT = (302, 403, 403, 404, 200, 200, 404)
 #                                          anon member steward organizer rep  admin outsider
@@ -47,4 +52,8 @@ EXPECTATIONS: dict = {
     "bargaining:campaign_documents": (campaign, READ),
     "bargaining:campaign_document_generate": (campaign, (302, 405, 405, 405, 405, 405, 405)),  # POST only
     "bargaining:campaign_document_download": (document, READ),
+    "bargaining:ballot_new": (campaign, (302, 405, 405, 405, 405, 405, 405)),  # POST only
+    "bargaining:ballot_detail": (ballot, READ),
+    "bargaining:ballot_vote": (ballot, (302, 405, 405, 405, 405, 405, 405)),  # POST only
+    "bargaining:ballot_close": (ballot, (302, 405, 405, 405, 405, 405, 405)),  # POST only
 }

@@ -7,12 +7,14 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
+from django.test import Client
+from django.urls import reverse
 
 from bargaining.ballots import ballot_close, ballot_open, ballot_result, published_receipts, vote_cast
 from bargaining.models import Ballot, Eligibility, Vote
 from membership.models import Member
 from tests.bargaining.factories import make_campaign
-from tests.base import Personas, build_personas
+from tests.base import Personas, build_personas, login_as
 from tests.factories import make_member
 from tests.services import need
 from union.models import AuditEvent
@@ -102,3 +104,36 @@ def test_a_ballot_attempted_twice_at_once_counts_once() -> None:
     assert len(receipts) == 1 and len(refused) == 5
     assert Vote.objects.filter(ballot=ballot).count() == 1
     assert Ballot.objects.get(pk=ballot.pk).eligible.filter(has_voted=True).count() == 1
+
+
+@pytest.mark.django_db
+class TestBallotPages:
+    def test_open_vote_close_and_find_the_receipt(self, personas: Personas) -> None:
+        campaign = make_campaign(personas)
+        rep, member = login_as(Client(), personas.representative), login_as(Client(), personas.member)
+        response = rep.post(reverse("bargaining:ballot_new", kwargs={"code": campaign.code}),
+                            {"quorum_percent": 50, "threshold_percent": 50})
+        ballot = Ballot.objects.get()
+        assert response.status_code == 302 and ballot.eligible_count == 2
+        page = member.post(reverse("bargaining:ballot_vote", kwargs={"code": ballot.code}), {"choice": "yes"})
+        receipt = Vote.objects.get().receipt
+        assert page.status_code == 200 and receipt in page.content.decode()
+        again = member.post(reverse("bargaining:ballot_vote", kwargs={"code": ballot.code}), {"choice": "no"})
+        assert again.status_code == 400 and Vote.objects.count() == 1
+        # The result stays hidden while open.
+        assert b"<h2>Result</h2>" not in member.get(reverse("bargaining:ballot_detail", kwargs={"code": ballot.code})).content
+        assert member.post(reverse("bargaining:ballot_close", kwargs={"code": ballot.code})).status_code == 403
+        assert rep.post(reverse("bargaining:ballot_close", kwargs={"code": ballot.code})).status_code == 302
+        closed = member.get(reverse("bargaining:ballot_detail", kwargs={"code": ballot.code})).content.decode()
+        assert "<strong>Carried</strong>" in closed and receipt in closed
+
+    def test_bad_choice_and_outsiders_change_nothing(self, personas: Personas) -> None:
+        ballot = ballot_open(actor=personas.representative, campaign=make_campaign(personas))
+        url = reverse("bargaining:ballot_vote", kwargs={"code": ballot.code})
+        assert login_as(Client(), personas.member).post(url, {"choice": "maybe"}).status_code == 400
+        assert login_as(Client(), personas.outsider).post(url, {"choice": "yes"}).status_code == 404
+        # The organizer cannot see the campaign: 404, not "not eligible".
+        assert login_as(Client(), personas.organizer).post(url, {"choice": "yes"}).status_code == 404
+        # The representative reads the campaign but is in no unit of it: not eligible.
+        assert login_as(Client(), personas.representative).post(url, {"choice": "yes"}).status_code == 400
+        assert not Vote.objects.exists() and not Eligibility.objects.filter(has_voted=True).exists()
