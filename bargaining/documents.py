@@ -71,18 +71,18 @@ def content_digest(content: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def css_string(text: str) -> str:
-    """A CSS string literal of `text` (for generated content such as the footer)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+def page_words() -> tuple[str, str, str]:
+    """The words around the counters of "Page X of Y" in the active language (before, between, after).
 
-
-def page_x_of_y() -> str:
-    """The footer's "Page X of Y" as CSS `content`, with the words of the active language around the counters."""
+    The template puts them in hidden elements whose `string-set` the footer reads, so the page
+    needs no inline style (CSP, tests/union/test_security_headers.py) and the word order follows
+    the translation.
+    """
     words = gettext("Page {page} of {pages}")
     before, _sep, rest = words.partition("{page}")
     middle, _sep, after = rest.partition("{pages}")
-    parts = [css_string(before), "counter(page)", css_string(middle), "counter(pages)", css_string(after)]
-    return " ".join(p for p in parts if p != '""')
+    # string-set trims each part; the stylesheet puts one space between the parts and the counters.
+    return before.strip(), middle.strip(), after.strip()
 
 
 def render_context(campaign: Campaign, content: dict[str, Any], *, digest: str, version: int) -> dict[str, Any]:
@@ -103,8 +103,8 @@ def render_context(campaign: Campaign, content: dict[str, Any], *, digest: str, 
         "campaign": campaign, "content": content, "digest": digest, "version": version,
         "articles": articles, "figures": figures, "chart": chart, "draft": not content["ratified"],
         "date": date.fromisoformat(content["date"]),
-        "committee": content["committee"], "page_x_of_y": page_x_of_y(),
-        "footer_hash": css_string(gettext("Content SHA-256: {digest}").format(digest=digest)),
+        "committee": content["committee"], "page_words": page_words(),
+        "footer_hash": gettext("Content SHA-256: {digest}").format(digest=digest),
     }
 
 

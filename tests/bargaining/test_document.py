@@ -33,7 +33,8 @@ needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils (pdftotext
 def pdf_text(pdf: bytes, tmp_path: Path, mode: str = "-layout") -> str:
     path = tmp_path / "d.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", mode, str(path), "-"], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(["pdftotext", mode, str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return out.replace("\u00a0", " ")
 
 
 def campaign_with_articles(p: Personas, n: int = 3, **fields: object) -> Campaign:
