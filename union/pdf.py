@@ -85,17 +85,19 @@ class StaticFilesFetcher(URLFetcher):
         return URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": content_type})
 
 
-def html_to_pdf(template_name: str, context: dict[str, Any], *, request: HttpRequest | None = None) -> bytes:
+def html_to_pdf(template_name: str, context: dict[str, Any], *, request: HttpRequest | None = None,
+                **write_options: Any) -> bytes:
     """Render `template_name` (usually extending pdf/base.html) to PDF bytes.
 
     The document is in the active language: wrap the call in `translation.override()` to print a
-    letter in the language of its recipient.
+    letter in the language of its recipient. `write_options` go to WeasyPrint's `write_pdf`
+    (for example `pdf_variant="pdf/ua-1"` for a document tagged for screen readers).
     """
     html = render_to_string(template_name, context, request=request)
     # Layout takes tens of megabytes and a core: bounded with uploads and password hashing.
     with heavy_work():
         document = HTML(string=html, base_url=BASE_URL, url_fetcher=StaticFilesFetcher())
-        return document.write_pdf()
+        return document.write_pdf(**write_options)
 
 
 def pdf_response(pdf: bytes, *, filename: str) -> HttpResponse:

@@ -1,0 +1,122 @@
+"""The demands document: a PDF of a campaign's articles, rendered through union/pdf.py and kept in
+the shared document layer (kind "bargaining.demands", owner: the campaign's code).
+
+Which hash is printed. A PDF cannot contain its own SHA-256 (writing the hash into the file
+changes the file). So the PDF prints the SHA-256 of the *canonical demand set*: a JSON text
+(sorted keys, UTF-8) of everything the document says (union, local, units, language, ratified or
+draft, committee, each article's number, title, category, text, rationale, priority and cost, the
+appendix figures, the date). Anyone holding the demands can recompute it with `content_digest`,
+and any change to what the employer reads changes it. The PDF file's own SHA-256 is recorded by
+the document layer, checked on every read, and shown on the campaign's documents page.
+
+Same content, same bytes. The date printed is the date of the last change, not of rendering;
+WeasyPrint writes no creation date unless the HTML asks for one, and the PDF identifier is derived
+from the content hash, so two renders of unchanged content are byte-identical (a test checks it).
+Unchanged content is not stored as a new version either: the latest version is returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from django.utils import translation
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+
+from bargaining.markup import render_markdown
+from bargaining.models import Campaign, Demand, DemandDocument
+from bargaining.selectors import category_counts_for_campaign
+from union import charts
+from union.pdf import html_to_pdf
+
+KIND = "bargaining.demands"
+TEMPLATE = "bargaining/pdf/demands.html"
+# Stages at and after which the members have ratified the demands: no DRAFT watermark from then.
+RATIFIED_STAGES = frozenset({Campaign.Stage.TABLED, Campaign.Stage.NEGOTIATING, Campaign.Stage.TENTATIVE,
+                             Campaign.Stage.CONCLUDED})
+
+
+def canonical_content(campaign: Campaign) -> dict[str, Any]:
+    """Everything the document says, as plain data (strings, numbers, lists), in a fixed order."""
+    demands = list(campaign.demands.order_by("number"))
+    changed = max([d.updated_at for d in demands] + [campaign.created_at])
+    committee = sorted(
+        (getattr(getattr(user, "member", None), "pseudonym", "") for user in
+         campaign.committee.select_related("member").order_by("pk")),
+    )
+    return {
+        "union": campaign.local.union.name,
+        "local": campaign.local.name,
+        "campaign": campaign.name,
+        "units": sorted(str(unit) for unit in campaign.units.select_related("employer", "client")),
+        "language": campaign.language,
+        "ratified": campaign.stage in RATIFIED_STAGES,
+        "date": changed.date().isoformat(),
+        "committee": committee,
+        "articles": [
+            {"number": d.number, "title": d.title, "category": d.category, "text": d.text,
+             "rationale": d.rationale, "priority": d.priority, "cost_estimate": d.cost_estimate}
+            for d in demands
+        ],
+        "grievances_by_category": [[row["category__name"], row["cases"]]
+                                   for row in category_counts_for_campaign(campaign)],
+    }
+
+
+def content_digest(content: dict[str, Any]) -> str:
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def page_words() -> tuple[str, str, str]:
+    """The words around the counters of "Page X of Y" in the active language (before, between, after).
+
+    The template puts them in hidden elements whose `string-set` the footer reads, so the page
+    needs no inline style (CSP, tests/union/test_security_headers.py) and the word order follows
+    the translation.
+    """
+    words = gettext("Page {page} of {pages}")
+    before, _sep, rest = words.partition("{page}")
+    middle, _sep, after = rest.partition("{pages}")
+    # string-set trims each part; the stylesheet puts one space between the parts and the counters.
+    return before.strip(), middle.strip(), after.strip()
+
+
+def render_context(campaign: Campaign, content: dict[str, Any], *, digest: str, version: int) -> dict[str, Any]:
+    articles = []
+    for demand in campaign.demands.order_by("number"):
+        articles.append({
+            "demand": demand,
+            # render_markdown escapes raw HTML and sanitizes (bargaining/markup.py).
+            "text_html": mark_safe(render_markdown(demand.text)),  # noqa: S308
+            "rationale_html": mark_safe(render_markdown(demand.rationale)) if demand.rationale else "",  # noqa: S308
+            "category": Demand.Category(demand.category).label,
+            "priority": Demand.Priority(demand.priority).label,
+        })
+    figures = [(gettext(name), count) for name, count in content["grievances_by_category"]]
+    chart = charts.hbars(figures, title=gettext("Grievances by category"), width=520, row=28,
+                         label_width=230, label_chars=34) if figures else ""
+    return {
+        "campaign": campaign, "content": content, "digest": digest, "version": version,
+        "articles": articles, "figures": figures, "chart": chart, "draft": not content["ratified"],
+        "date": date.fromisoformat(content["date"]),
+        "committee": content["committee"], "page_words": page_words(),
+        "footer_hash": gettext("Content SHA-256: {digest}").format(digest=digest),
+    }
+
+
+def render_demands_pdf(campaign: Campaign, *, version: int) -> tuple[bytes, str]:
+    """The PDF (tagged, PDF/UA-1) in the campaign's language, and the content digest printed in it."""
+    content = canonical_content(campaign)
+    digest = content_digest(content)
+    with translation.override(campaign.language):
+        pdf = html_to_pdf(TEMPLATE, render_context(campaign, content, digest=digest, version=version),
+                          pdf_variant="pdf/ua-1", pdf_identifier=digest[:32].encode("ascii"))
+    return pdf, digest
+
+
+def latest_document(campaign: Campaign) -> DemandDocument | None:
+    return campaign.documents.select_related("document").order_by("-document__version").first()

@@ -1,0 +1,70 @@
+"""Who sees and edits a bargaining campaign. Missing and not visible both answer 404.
+
+- Edit (campaign and demands): the campaign's committee members while they hold `draft_demands`
+  in its local now (an active representative), and the local's admins.
+- Read: those editors; the local's representatives outside this committee (they draft other
+  campaigns of the local); and members of the local (active or lapsed: `view_local`) whose unit is
+  one of the campaign's units.
+- Everyone else, other locals included: 404. A reader who asks for an edit page gets 403.
+
+Rights come from `membership.permissions.local_perms`, which applies the membership-status rule
+(membership/roles.py): a suspended representative edits nothing, whatever the committee says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from bargaining.models import Campaign, Demand
+from membership.models import Local, Member
+from membership.permissions import local_perms
+from membership.roles import Role
+from membership.selectors import role_in_local
+
+
+def can_create_campaign(user: Any, local: Local) -> bool:
+    return "draft_demands" in local_perms(user, local)
+
+
+def can_edit_campaign(user: Any, campaign: Campaign) -> bool:
+    if "draft_demands" not in local_perms(user, campaign.local):
+        return False
+    if role_in_local(user, campaign.local) == Role.LOCAL_ADMIN:
+        return True
+    return campaign.committee.filter(pk=user.pk).exists()
+
+
+def can_read_campaign(user: Any, campaign: Campaign) -> bool:
+    perms = local_perms(user, campaign.local)
+    if "draft_demands" in perms:
+        return True
+    if "view_local" not in perms:
+        return False
+    unit_id = Member.objects.filter(user=user, local=campaign.local, erased_at__isnull=True).values_list(
+        "unit_id", flat=True).first()
+    return unit_id is not None and campaign.units.filter(pk=unit_id).exists()
+
+
+def access_campaign(user: Any, code: Any, *, for_write: bool = False) -> Campaign:
+    """The campaign; Http404 when missing or hidden, PermissionDenied when the user only reads it."""
+    campaign = Campaign.objects.filter(code=code).select_related("local", "local__union").first()
+    if campaign is None or not can_read_campaign(user, campaign):
+        raise Http404
+    if for_write and not can_edit_campaign(user, campaign):
+        raise PermissionDenied
+    return campaign
+
+
+def access_demand(user: Any, code: Any, *, for_write: bool = False) -> Demand:
+    demand = Demand.objects.filter(code=code).select_related("campaign", "campaign__local").first()
+    if demand is None:
+        raise Http404
+    # Reuse the campaign rule on the row already loaded, so a demand is exactly as visible as its campaign.
+    if not can_read_campaign(user, demand.campaign):
+        raise Http404
+    if for_write and not can_edit_campaign(user, demand.campaign):
+        raise PermissionDenied
+    return demand

@@ -1,0 +1,6 @@
+"""Bargaining URLs (patterns live beside their views)."""
+
+from bargaining import views, views_ballots
+
+app_name = "bargaining"
+urlpatterns = [*views.urlpatterns, *views_ballots.urlpatterns]

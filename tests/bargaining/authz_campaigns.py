@@ -1,0 +1,59 @@
+"""Authorization expectations for the bargaining pages (merged by tests/test_authorization_matrix.py).
+
+See tests/bargaining/factories.py: the member and the steward work in the campaign's unit (read,
+403 on edits); the representative is on the committee and the local admin administers the local
+(edit); the organizer is in no unit of the campaign and the outsider is in another local (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bargaining.ballots import ballot_open
+from bargaining.services import demands_document_generate
+from tests.bargaining.factories import make_campaign, make_demand
+from tests.base import Personas
+
+
+def none(p: Personas) -> dict[str, Any]:
+    return {}
+
+
+def campaign(p: Personas) -> dict[str, Any]:
+    return {"code": make_campaign(p).code}
+
+
+def demand(p: Personas) -> dict[str, Any]:
+    return {"code": make_demand(p).code}
+
+
+def document(p: Personas) -> dict[str, Any]:
+    campaign = make_demand(p).campaign
+    kept = demands_document_generate(actor_id=p.representative.pk, campaign_id=campaign.pk)
+    return {"code": campaign.code, "version": kept.document.version}
+
+
+def ballot(p: Personas) -> dict[str, Any]:
+    return {"code": ballot_open(actor=p.representative, campaign=make_campaign(p)).code}
+
+
+READ = (302, 200, 200, 404, 200, 200, 404)
+EDIT = (302, 403, 403, 404, 200, 200, 404)
+#                                          anon member steward organizer rep  admin outsider
+EXPECTATIONS: dict = {
+    "bargaining:campaign_list": (none, (302, 200, 200, 200, 200, 200, 200)),
+    "bargaining:campaign_new": (none, (302, 403, 403, 403, 200, 200, 403)),
+    "bargaining:campaign_detail": (campaign, READ),
+    "bargaining:campaign_edit": (campaign, EDIT),
+    "bargaining:demand_new": (campaign, EDIT),
+    "bargaining:demand_detail": (demand, READ),
+    "bargaining:demand_edit": (demand, EDIT),
+    "bargaining:demand_diff": (demand, READ),
+    "bargaining:campaign_documents": (campaign, READ),
+    "bargaining:campaign_document_generate": (campaign, (302, 405, 405, 405, 405, 405, 405)),  # POST only
+    "bargaining:campaign_document_download": (document, READ),
+    "bargaining:ballot_new": (campaign, (302, 405, 405, 405, 405, 405, 405)),  # POST only
+    "bargaining:ballot_detail": (ballot, READ),
+    "bargaining:ballot_vote": (ballot, (302, 405, 405, 405, 405, 405, 405)),  # POST only
+    "bargaining:ballot_close": (ballot, (302, 405, 405, 405, 405, 405, 405)),  # POST only
+}
