@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import Q
@@ -30,6 +30,11 @@ class CaseField(forms.ModelMultipleChoiceField):
         return f"{obj.number or '—'} · {gettext(obj.category.name)}"
 
 
+class RevisionField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: DemandRevision) -> str:
+        return str(obj.number)
+
+
 class CampaignForm(forms.ModelForm):
     units = forms.ModelMultipleChoiceField(label=_("Bargaining units"), queryset=BargainingUnit.objects.none(),
                                            widget=forms.CheckboxSelectMultiple)
@@ -45,8 +50,9 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args: Any, local: Local, with_stage: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["units"].queryset = BargainingUnit.objects.filter(local=local).select_related("employer", "client")
-        self.fields["committee"].queryset = committee_candidates(local)
+        units = BargainingUnit.objects.filter(local=local).select_related("employer", "client")
+        cast(forms.ModelMultipleChoiceField, self.fields["units"]).queryset = units
+        cast(CommitteeField, self.fields["committee"]).queryset = committee_candidates(local)
         if with_stage:
             self.fields["stage"] = forms.ChoiceField(label=_("Stage"), choices=Campaign.Stage.choices,
                                                      initial=self.instance.stage)
@@ -67,18 +73,15 @@ class DemandForm(forms.ModelForm):
         if self.instance.pk:
             # Cases already cited stay listed (and kept) even if this editor cannot see them.
             shown |= Q(pk__in=self.instance.grievances.values("pk"))
-        self.fields["grievances"].queryset = (Grievance.objects.filter(shown).select_related("category")
-                                              .order_by("-created_at"))
+        cast(CaseField, self.fields["grievances"]).queryset = (Grievance.objects.filter(shown)
+                                                               .select_related("category").order_by("-created_at"))
 
 
 class CompareForm(forms.Form):
-    a = forms.ModelChoiceField(queryset=DemandRevision.objects.none(), to_field_name="number",
-                               label=_("From revision"))
-    b = forms.ModelChoiceField(queryset=DemandRevision.objects.none(), to_field_name="number",
-                               label=_("To revision"))
+    a = RevisionField(queryset=DemandRevision.objects.none(), to_field_name="number", label=_("From revision"))
+    b = RevisionField(queryset=DemandRevision.objects.none(), to_field_name="number", label=_("To revision"))
 
     def __init__(self, *args: Any, demand: Demand, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in ("a", "b"):
-            self.fields[name].queryset = demand.revisions.all()
-            self.fields[name].label_from_instance = lambda r: str(r.number)  # type: ignore[attr-defined]
+            cast(RevisionField, self.fields[name]).queryset = demand.revisions.all()

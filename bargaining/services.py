@@ -162,7 +162,8 @@ def demands_document_generate(*, actor_id: int | None, campaign_id: int) -> Dema
     document = document_store(kind=KIND, owner_code=campaign.code, content=pdf, actor_id=actor_id)
     kept = DemandDocument.objects.create(campaign=campaign, document=document, content_sha256=digest,
                                          ratified=campaign.stage in _ratified())
-    audit_record(User.objects.filter(pk=actor_id).first(), "bargaining.document_generate", campaign,
+    actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
+    audit_record(actor, "bargaining.document_generate", campaign,
                  local_id=campaign.local_id, version=document.version, sha256=document.sha256,
                  content_sha256=digest)
     return kept

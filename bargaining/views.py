@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils.safestring import mark_safe
@@ -26,6 +26,7 @@ from bargaining.selectors import campaigns_visible_to, handled_counts_by_categor
 from bargaining.services import campaign_create, campaign_update, demand_create, demand_update
 from bargaining.tasks import generate_demands_document
 from membership.selectors import locals_where
+from membership.types import AuthedHttpRequest
 from union.documents import document_read
 from union.pdf import pdf_response
 
@@ -38,7 +39,7 @@ def _form_error(form: CampaignForm | DemandForm, error: ValidationError) -> None
 @never_cache
 @login_required
 @require_GET
-def campaign_list(request: HttpRequest) -> HttpResponse:
+def campaign_list(request: AuthedHttpRequest) -> HttpResponse:
     campaigns = campaigns_visible_to(request.user).order_by("-created_at")
     can_create = locals_where(request.user, "draft_demands").exists()
     return render(request, "bargaining/campaign_list.html", {"campaigns": campaigns, "can_create": can_create})
@@ -47,7 +48,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def campaign_new(request: HttpRequest) -> HttpResponse:
+def campaign_new(request: AuthedHttpRequest) -> HttpResponse:
     # A campaign is created in the one local where the user drafts demands (the first, if several).
     local = locals_where(request.user, "draft_demands").order_by("pk").first()
     if local is None or not can_create_campaign(request.user, local):
@@ -77,7 +78,7 @@ def _status(form: CampaignForm | DemandForm | CompareForm) -> int:
 @never_cache
 @login_required
 @require_GET
-def campaign_detail(request: HttpRequest, code: str) -> HttpResponse:
+def campaign_detail(request: AuthedHttpRequest, code: str) -> HttpResponse:
     campaign = access_campaign(request.user, code)
     return render(request, "bargaining/campaign_detail.html", {
         "campaign": campaign, "can_edit": can_edit_campaign(request.user, campaign),
@@ -91,7 +92,7 @@ def campaign_detail(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def campaign_edit(request: HttpRequest, code: str) -> HttpResponse:
+def campaign_edit(request: AuthedHttpRequest, code: str) -> HttpResponse:
     campaign = access_campaign(request.user, code, for_write=True)
     form = CampaignForm(request.POST or None, instance=campaign, local=campaign.local, with_stage=True)
     if request.method == "POST" and form.is_valid():
@@ -112,7 +113,7 @@ def campaign_edit(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def demand_new(request: HttpRequest, code: str) -> HttpResponse:
+def demand_new(request: AuthedHttpRequest, code: str) -> HttpResponse:
     campaign = access_campaign(request.user, code, for_write=True)
     form = DemandForm(request.POST or None, campaign=campaign, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -134,7 +135,7 @@ _DEMAND = ("title", "category", "text", "rationale", "priority", "cost_estimate"
 @never_cache
 @login_required
 @require_GET
-def demand_detail(request: HttpRequest, code: str) -> HttpResponse:
+def demand_detail(request: AuthedHttpRequest, code: str) -> HttpResponse:
     demand = access_demand(request.user, code)
     can_edit = can_edit_campaign(request.user, demand.campaign)
     return render(request, "bargaining/demand_detail.html", {
@@ -154,7 +155,7 @@ def demand_detail(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def demand_edit(request: HttpRequest, code: str) -> HttpResponse:
+def demand_edit(request: AuthedHttpRequest, code: str) -> HttpResponse:
     demand = access_demand(request.user, code, for_write=True)
     form = DemandForm(request.POST or None, instance=demand, campaign=demand.campaign, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -174,7 +175,7 @@ def demand_edit(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def demand_diff(request: HttpRequest, code: str) -> HttpResponse:
+def demand_diff(request: AuthedHttpRequest, code: str) -> HttpResponse:
     """The word-level difference between two revisions (?a=1&b=3; default: the last two)."""
     demand = access_demand(request.user, code)
     revisions = list(demand.revisions.order_by("number"))
@@ -198,7 +199,7 @@ def demand_diff(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def campaign_documents(request: HttpRequest, code: str) -> HttpResponse:
+def campaign_documents(request: AuthedHttpRequest, code: str) -> HttpResponse:
     """The generated versions, each with the SHA-256 of its file and of its content."""
     campaign = access_campaign(request.user, code)
     return render(request, "bargaining/documents.html", {
@@ -210,7 +211,7 @@ def campaign_documents(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def campaign_document_generate(request: HttpRequest, code: str) -> HttpResponse:
+def campaign_document_generate(request: AuthedHttpRequest, code: str) -> HttpResponse:
     campaign = access_campaign(request.user, code, for_write=True)
     if not campaign.demands.exists():
         messages.error(request, _("Add a demand before generating the document."))
@@ -228,7 +229,7 @@ def campaign_document_generate(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def campaign_document_download(request: HttpRequest, code: str, version: int) -> HttpResponse:
+def campaign_document_download(request: AuthedHttpRequest, code: str, version: int) -> HttpResponse:
     campaign = access_campaign(request.user, code)
     kept = campaign.documents.select_related("document").filter(document__version=version).first()
     if kept is None:

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from bargaining.ballots import ballot_close, ballot_open, published_receipts, vote_cast
 from bargaining.models import Ballot, Eligibility, Vote
 from bargaining.permissions import access_campaign, can_edit_campaign
+from membership.types import AuthedHttpRequest
 
 
 class OpenForm(forms.Form):
@@ -45,7 +46,7 @@ def _access_ballot(user: object, code: str, *, for_write: bool = False) -> Ballo
 @never_cache
 @login_required
 @require_POST
-def ballot_new(request: HttpRequest, code: str) -> HttpResponse:
+def ballot_new(request: AuthedHttpRequest, code: str) -> HttpResponse:
     campaign = access_campaign(request.user, code, for_write=True)
     form = OpenForm(request.POST)
     if not form.is_valid():
@@ -55,7 +56,7 @@ def ballot_new(request: HttpRequest, code: str) -> HttpResponse:
     return redirect("bargaining:ballot_detail", code=ballot.code)
 
 
-def _page(request: HttpRequest, ballot: Ballot, *, form: VoteForm | None = None, receipt: str = "",
+def _page(request: AuthedHttpRequest, ballot: Ballot, *, form: VoteForm | None = None, receipt: str = "",
           status: int = 200) -> HttpResponse:
     eligibility = Eligibility.objects.filter(ballot=ballot, user=request.user).first()
     closed = ballot.status == Ballot.Status.CLOSED
@@ -69,14 +70,14 @@ def _page(request: HttpRequest, ballot: Ballot, *, form: VoteForm | None = None,
 @never_cache
 @login_required
 @require_GET
-def ballot_detail(request: HttpRequest, code: str) -> HttpResponse:
+def ballot_detail(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _page(request, _access_ballot(request.user, code))
 
 
 @never_cache
 @login_required
 @require_POST
-def ballot_vote(request: HttpRequest, code: str) -> HttpResponse:
+def ballot_vote(request: AuthedHttpRequest, code: str) -> HttpResponse:
     ballot = _access_ballot(request.user, code)
     form = VoteForm(request.POST)
     if not form.is_valid():
@@ -93,7 +94,7 @@ def ballot_vote(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def ballot_end(request: HttpRequest, code: str) -> HttpResponse:
+def ballot_end(request: AuthedHttpRequest, code: str) -> HttpResponse:
     ballot = _access_ballot(request.user, code, for_write=True)
     if ballot.status != Ballot.Status.OPEN:
         raise PermissionDenied

@@ -29,6 +29,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -72,7 +73,10 @@ class BareFetcher(URLFetcher):
     """Plain WeasyPrint's view of our files: read them, no checks."""
 
     def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
-        path = Path(finders.find(url.split(STATIC_PREFIX, 1)[1]))
+        found = finders.find(url.split(STATIC_PREFIX, 1)[1])
+        if found is None:
+            raise FileNotFoundError(url)
+        path = Path(found)
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": kind})
 
@@ -156,9 +160,9 @@ def main() -> None:
         pdf = ours(campaign)
         assert pdf == plain(html, identifier), "the two paths must produce the same PDF"
         pages = page_count(pdf)
-        t_ours, t_plain = median_seconds(lambda c=campaign: ours(c), lambda h=html, i=identifier: plain(h, i))
-        m_ours = heap_peak_mb(lambda c=campaign: ours(c))
-        m_plain = heap_peak_mb(lambda h=html, i=identifier: plain(h, i))
+        t_ours, t_plain = median_seconds(partial(ours, campaign), partial(plain, html, identifier))
+        m_ours = heap_peak_mb(partial(ours, campaign))
+        m_plain = heap_peak_mb(partial(plain, html, identifier))
         print(f"{n:>8} {pages:>5} | {t_ours:>7.2f} {t_plain:>7.2f} {t_ours / t_plain:>5.2f} | "
               f"{m_ours:>12.1f} {m_plain:>13.1f} {m_ours / m_plain:>5.2f}")
     os.unlink(_tmp.name)

@@ -274,7 +274,7 @@ def member_export(*, actor: User, member: Member) -> dict[str, Any]:
 
 
 @transaction.atomic
-def member_erase(*, actor: User, member: Member) -> Member:
+def member_erase(*, actor: User | None, member: Member) -> Member:
     """Erase the member's personal data and close their account, keeping a pseudonymous record.
 
     The Member row stays (with `erased_at`), so grievances, ballots' "has voted" rows and the
@@ -284,6 +284,7 @@ def member_erase(*, actor: User, member: Member) -> Member:
     reasons given for status changes (the bare moves stay), and on the account the handle,
     email, password, two-factor devices, roles and sessions. The audit log holds ids only, and
     grievance timelines name stewards by account id, so the old handle survives nowhere.
+    `actor` is None for an erasure the system carries out (recorded as the system in the audit log).
     """
     from membership.devices import Authenticator, BackupCodeDevice
 

@@ -61,7 +61,9 @@ def test_one_vote_each_results_hidden_until_close_receipts_published(personas: P
 def test_quorum_not_met_does_not_carry(personas: Personas) -> None:
     ballot = ballot_open(actor=personas.representative, campaign=make_campaign(personas), quorum_percent=100)
     vote_cast(voter=personas.member, ballot=ballot, choice="yes")
-    assert ballot_close(actor=personas.representative, ballot=ballot).result["carried"] is False
+    result = ballot_close(actor=personas.representative, ballot=ballot).result
+    assert result is not None
+    assert result["carried"] is False
 
 
 @pytest.mark.django_db

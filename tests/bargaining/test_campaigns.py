@@ -18,7 +18,7 @@ from membership.models import Member
 from tests.bargaining.factories import make_campaign, make_demand
 from tests.base import Personas, login_as
 from tests.factories import make_local, make_unit
-from tests.grievances.factories import make_case
+from tests.grievances.factories import make_case, number
 from union.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -223,7 +223,7 @@ class TestDemands:
         for page in (rep_page, member_page):
             row = re.sub(r"\s+", " ", page.split("<tbody>")[1].split("</tbody>")[0])
             assert re.fullmatch(r'<tr><th scope="row">[^<]+</th><td>2</td><td>0</td></tr>', row.strip()), row
-        assert cited.number in rep_page and cited.number not in member_page
+        assert number(cited) in rep_page and number(cited) not in member_page
         assert DemandRevision.objects.get().grievance_ids == [cited.pk]
 
     def test_an_editor_sees_no_number_of_a_restricted_case_they_cannot_open(self, personas: Personas) -> None:
@@ -235,4 +235,4 @@ class TestDemands:
         demand.grievances.add(restricted)
         rep_page = client_for(personas.representative).get(url("demand_detail", code=demand.code)).content.decode()
         admin_page = client_for(personas.local_admin).get(url("demand_detail", code=demand.code)).content.decode()
-        assert restricted.number not in rep_page and restricted.number in admin_page
+        assert number(restricted) not in rep_page and number(restricted) in admin_page

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -265,11 +266,11 @@ def test_rebuild_counts_bulk_created_rows(personas: Personas) -> None:
 # Simultaneous changes on PostgreSQL: real row locks, real commits, one connection per thread.
 # ---------------------------------------------------------------------------------------------
 
-def run_together(jobs: list) -> list[BaseException]:  # type: ignore[type-arg]
+def run_together(jobs: Sequence[Callable[[], object]]) -> list[BaseException]:
     barrier = threading.Barrier(len(jobs))
     errors: list[BaseException] = []
 
-    def one(job) -> None:  # type: ignore[no-untyped-def]
+    def one(job: Callable[[], object]) -> None:
         try:
             barrier.wait(timeout=30)
             job()
