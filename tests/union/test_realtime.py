@@ -284,13 +284,19 @@ async def closed_within(communicator: WebsocketCommunicator, seconds: float) -> 
 
 @contextlib.contextmanager
 def lost_events() -> Iterator[None]:
-    """Every event membership's services send goes missing (a Redis restart, a busy process)."""
+    """Every event membership's services send goes missing (a Redis restart, a busy process).
+
+    On leaving, at least one event must have been swallowed: otherwise the socket could close on
+    the pushed event and the test would pass without proving the timer's re-check.
+    """
+    swallowed: list[mock.MagicMock] = []
     with contextlib.ExitStack() as stack:
         for info in pkgutil.iter_modules(membership.services.__path__):
             module = importlib.import_module(f"membership.services.{info.name}")
             if hasattr(module, "broadcast_on_commit"):
-                stack.enter_context(mock.patch.object(module, "broadcast_on_commit"))
+                swallowed.append(stack.enter_context(mock.patch.object(module, "broadcast_on_commit")))
         yield
+    assert any(patched.called for patched in swallowed), "no event was sent, so none was lost"
 
 
 @transactional
