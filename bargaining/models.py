@@ -157,8 +157,13 @@ class Ballot(models.Model):
     # Empty: the whole set of demands.
     demand = models.ForeignKey(Demand, on_delete=models.PROTECT, null=True, blank=True, related_name="ballots")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
-    quorum_percent = models.PositiveSmallIntegerField(_("quorum (% of eligible voters)"), default=50)
-    threshold_percent = models.PositiveSmallIntegerField(_("threshold (% of yes among yes and no)"), default=50)
+    # The "%" in these labels is a percent sign, not a placeholder (xgettext would flag "% o" as one).
+    quorum_percent = models.PositiveSmallIntegerField(
+        # xgettext:no-python-format
+        _("quorum (% of eligible voters)"), default=50)
+    threshold_percent = models.PositiveSmallIntegerField(
+        # xgettext:no-python-format
+        _("threshold (% of yes among yes and no)"), default=50)
     eligible_count = models.PositiveIntegerField(default=0)
     opened_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)

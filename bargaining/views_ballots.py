@@ -25,10 +25,13 @@ from membership.types import AuthedHttpRequest
 
 
 class OpenForm(forms.Form):
-    quorum_percent = forms.IntegerField(label=gettext_lazy("Quorum (% of eligible voters)"), min_value=1,
-                                        max_value=100, initial=50)
-    threshold_percent = forms.IntegerField(label=gettext_lazy("Threshold (% of yes among yes and no)"),
-                                           min_value=1, max_value=100, initial=50)
+    # The "%" in these labels is a percent sign, not a placeholder (xgettext would flag "% o" as one).
+    quorum_percent = forms.IntegerField(
+        # xgettext:no-python-format
+        label=gettext_lazy("Quorum (% of eligible voters)"), min_value=1, max_value=100, initial=50)
+    threshold_percent = forms.IntegerField(
+        # xgettext:no-python-format
+        label=gettext_lazy("Threshold (% of yes among yes and no)"), min_value=1, max_value=100, initial=50)
 
 
 class VoteForm(forms.Form):
