@@ -93,6 +93,14 @@ ACTION_LABELS: dict[str, Any] = {
     "messaging.committee_seat": _("Committee seat changed"),
     "messaging.backup_params": _("Message backup set up"),
     "messaging.retention": _("Old messages removed"),
+    # Bargaining
+    "bargaining.campaign_create": _("Bargaining campaign created"),
+    "bargaining.campaign_update": _("Bargaining campaign changed"),
+    "bargaining.demand_create": _("Demand added"),
+    "bargaining.demand_update": _("Demand changed"),
+    "bargaining.document_generate": _("Demands document generated"),
+    "bargaining.ballot_open": _("Ratification ballot opened"),
+    "bargaining.ballot_close": _("Ratification ballot closed and counted"),
     # Operations
     "data_keys.rotate": _("Encryption keys rotated"),
 }
@@ -111,6 +119,9 @@ TARGET_LABELS: dict[str, Any] = {
     "messaging.room": _("room"),
     "messaging.commit": _("room change"),
     "messaging.backupparams": _("message backup"),
+    "bargaining.campaign": _("bargaining campaign"),
+    "bargaining.demand": _("demand"),
+    "bargaining.ballot": _("ballot"),
 }
 
 # Detail keys shown with a label of their own; any other key is humanised ("previous_unit" ->
