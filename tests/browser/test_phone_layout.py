@@ -64,6 +64,7 @@ def test_the_roll_scrolls_sideways_by_keyboard_inside_its_region(people: Callabl
     expect(region).to_be_focused()
     for _ in range(6):
         phone.page.keyboard.press("ArrowRight")
-    assert region.evaluate("el => el.scrollLeft") > 0
+    # Keyboard scrolling may be animated: wait for it rather than read the offset at once.
+    phone.page.wait_for_function("el => el.scrollLeft > 0", arg=region.element_handle(), timeout=5000)
     _assert_fits(phone, "roll")
     phone.screenshot("phone-roll-scrolled")
