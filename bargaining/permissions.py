@@ -18,7 +18,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from bargaining.models import Campaign, Demand
+from bargaining.models import Ballot, Campaign, Demand
 from membership.models import Local, Member
 from membership.permissions import local_perms
 from membership.roles import Role
@@ -56,6 +56,16 @@ def access_campaign(user: Any, code: Any, *, for_write: bool = False) -> Campaig
     if for_write and not can_edit_campaign(user, campaign):
         raise PermissionDenied
     return campaign
+
+
+def access_ballot(user: Any, code: Any, *, for_write: bool = False) -> Ballot:
+    """The ballot, with the access of its campaign: Http404 when missing or hidden,
+    PermissionDenied when the user may only read (and vote)."""
+    ballot = Ballot.objects.filter(code=code).select_related("campaign", "demand").first()
+    if ballot is None:
+        raise Http404
+    access_campaign(user, ballot.campaign.code, for_write=for_write)
+    return ballot
 
 
 def access_demand(user: Any, code: Any, *, for_write: bool = False) -> Demand:

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from bargaining.ballots import ballot_close, ballot_open, published_receipts, vote_cast
 from bargaining.models import Ballot, Eligibility, Vote
-from bargaining.permissions import access_campaign, can_edit_campaign
+from bargaining.permissions import access_ballot, access_campaign, can_edit_campaign
 from membership.types import AuthedHttpRequest
 
 
@@ -38,12 +38,6 @@ class VoteForm(forms.Form):
     choice = forms.ChoiceField(label=gettext_lazy("Your vote"), choices=Vote.Choice.choices, widget=forms.RadioSelect)
 
 
-def _access_ballot(user: object, code: str, *, for_write: bool = False) -> Ballot:
-    ballot = Ballot.objects.filter(code=code).select_related("campaign", "demand").first()
-    if ballot is None:
-        raise Http404
-    access_campaign(user, ballot.campaign.code, for_write=for_write)
-    return ballot
 
 
 @never_cache
@@ -74,14 +68,14 @@ def _page(request: AuthedHttpRequest, ballot: Ballot, *, form: VoteForm | None =
 @login_required
 @require_GET
 def ballot_detail(request: AuthedHttpRequest, code: str) -> HttpResponse:
-    return _page(request, _access_ballot(request.user, code))
+    return _page(request, access_ballot(request.user, code))
 
 
 @never_cache
 @login_required
 @require_POST
 def ballot_vote(request: AuthedHttpRequest, code: str) -> HttpResponse:
-    ballot = _access_ballot(request.user, code)
+    ballot = access_ballot(request.user, code)
     form = VoteForm(request.POST)
     if not form.is_valid():
         return _page(request, ballot, form=form, status=400)
@@ -98,7 +92,7 @@ def ballot_vote(request: AuthedHttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def ballot_end(request: AuthedHttpRequest, code: str) -> HttpResponse:
-    ballot = _access_ballot(request.user, code, for_write=True)
+    ballot = access_ballot(request.user, code, for_write=True)
     if ballot.status != Ballot.Status.OPEN:
         raise PermissionDenied
     ballot_close(actor=request.user, ballot=ballot)
