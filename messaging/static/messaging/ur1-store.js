@@ -5,8 +5,12 @@
 
 import { UR1Error } from "./ur1.js";
 
-const VERSION = 1;
-const STORES = ["keys", "counters", "seen", "epochs"];
+// Version 2 adds the stores the pages share: "account" (this browser's user, device id, MSK public
+// key, the backup key BK as a non-extractable CryptoKey; account.js owns it), "pins" (TOFU/verified
+// MSK pins per user; verify.js owns the UI), "cache" (decrypted messages, encrypted under a
+// non-extractable AES key) and "outbox" (messages typed but not yet acknowledged, for retry).
+const VERSION = 2;
+const STORES = ["keys", "counters", "seen", "epochs", "account", "pins", "cache", "outbox"];
 
 function request(req) {
   return new Promise((resolve, reject) => {
