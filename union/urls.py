@@ -16,6 +16,7 @@ urlpatterns = [
     path("audit/", audit_log, name="audit_log"),
     path("grievances/", include("grievances.urls")),
     path("api/messaging/", messaging_api.urls),
+    path("rooms/", include("messaging.urls")),
     path("bargaining/", include("bargaining.urls")),
     path("", include("membership.urls")),
 ]
