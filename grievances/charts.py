@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
@@ -140,8 +141,9 @@ def bars_svg(bars: list[Bar], *, title: str, css: str = "bar") -> SafeString:
 
 
 def months_svg(months: list[tuple[date, int]], *, title: str) -> SafeString:
-    """Vertical bars, one per month, with the count above each bar and MM/YY below."""
-    cols = [charts.Column(label=start.strftime("%m/%y"), count=count) for start, count in months]
+    """Vertical bars, one per month, with the count above each bar and the month's short name below
+    ("Feb 26" in English, "Fév 26" in French: Django's translated month abbreviations)."""
+    cols = [charts.Column(label=date_format(start, "M y"), count=count) for start, count in months]
     return charts.columns(cols, title=title, width=MONTHS_WIDTH, height=160, base=135, tallest=110, gap=6,
                           count_size=15, label_size=13, label_gap=8)
 

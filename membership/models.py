@@ -20,6 +20,7 @@ from membership.names import pseudonym_key, validate_display_text
 from membership.roles import LOCAL_PERMISSIONS, Role
 from membership.time_zones import time_zone_names, validate_time_zone
 from union import crypto
+from union.countries import country_name
 from union.fields import EncryptedJSONField, EncryptedTextField
 
 handle_validator = RegexValidator(
@@ -188,8 +189,13 @@ class BargainingUnit(models.Model):
     )
 
     def __str__(self) -> str:
-        parts = [str(self.employer), str(self.client or ""), self.project, self.country]
+        parts = [str(self.employer), str(self.client or ""), self.project, self.country_name]
         return " · ".join(p for p in parts if p)
+
+    @property
+    def country_name(self) -> str:
+        """The country as a person reads it, in the active language ("Kenya", not "KE")."""
+        return country_name(self.country)
 
 
 class UnitTally(models.Model):

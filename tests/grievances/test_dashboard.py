@@ -238,3 +238,15 @@ class TestExport:
         p = personas
         role_grant(actor=None, user=p.organizer, local=p.local, role="member")
         assert login_as(Client(), p.organizer).get(export_url(p)).status_code == 404
+
+
+class TestMonthLabels:
+    def test_months_are_named_not_numbered(self) -> None:
+        from django.utils import translation
+
+        months = [(date(2026, 1, 1), 3), (date(2026, 2, 1), 0)]
+        svg = str(charts.months_svg(months, title="t"))
+        assert "Jan 26" in svg and "Feb 26" in svg
+        assert "01/26" not in svg
+        with translation.override("fr"):
+            assert "Fév 26" in str(charts.months_svg(months, title="t"))

@@ -323,3 +323,26 @@ class TestSupportPage:
         for _i in range(20):
             support_assess(actor=personas.organizer, member=contact(personas.local, unit), level=level)
         assert count() == few
+
+
+class TestCountryNames:
+    """People read country names in their language, never the stored two-letter code."""
+
+    def test_the_dashboard_names_the_country(self, personas: Personas) -> None:
+        make_unit(personas.local, project="Swahili queue", country="KE")
+        html = login_as(Client(), personas.organizer).get(dashboard_url(personas)).content.decode()
+        assert "· Kenya" in html
+        assert "· KE" not in html
+
+    def test_the_name_follows_the_language(self, personas: Personas) -> None:
+        from django.utils import translation
+
+        unit = make_unit(personas.local, country="CO")
+        with translation.override("fr"):
+            assert unit.country_name == "Colombie"
+            assert str(unit).endswith("Colombie")
+        with translation.override("es"):
+            assert unit.country_name == "Colombia"
+
+    def test_an_unknown_code_is_shown_as_stored(self, personas: Personas) -> None:
+        assert make_unit(personas.local, country="XQ").country_name == "XQ"
