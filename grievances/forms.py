@@ -116,9 +116,11 @@ class CaseFilterForm(forms.Form):
     step = StepChoiceField(label=_("Step"), required=False, queryset=Step.objects.none(), empty_label=_("Any"))
     category = CategoryChoiceField(label=_("Category"), required=False, queryset=Category.objects.none(),
                                    empty_label=_("Any"))
+    needs_steward = forms.BooleanField(label=_("Only open cases that need a steward"), required=False)
 
-    def __init__(self, *args: Any, unions: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, unions: Any, locals_: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.locals_ = locals_
         cast(StepChoiceField, self.fields["step"]).queryset = Step.objects.filter(union__in=unions)
         cast(forms.ModelChoiceField, self.fields["category"]).queryset = Category.objects.filter(union__in=unions)
 
@@ -132,6 +134,10 @@ class CaseFilterForm(forms.Form):
             cases = cases.filter(step=data["step"])
         if data["category"]:
             cases = cases.filter(category=data["category"])
+        if data["needs_steward"]:
+            from grievances.selectors import needing_steward
+
+            cases = needing_steward(cases, self.locals_)
         return cases
 
 

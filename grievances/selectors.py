@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from grievances.models import Grievance
-from membership.selectors import locals_where
+from membership.selectors import locals_where, users_with_local_perm
 
 
 def grievance_list_visible_to(user: Any) -> QuerySet[Grievance]:
@@ -54,3 +54,19 @@ def own_cases(user: Any) -> QuerySet[Grievance]:
         (Q(pk__in=mine) & ~Q(status=draft)) | Q(filed_by=user, status=draft)
     ).order_by("-created_at")
 
+
+
+def working_stewards(locals_: Any) -> set[tuple[int, int]]:
+    """(local id, user id) of everyone who may work grievances in these locals now: one query per local."""
+    return {(local.pk, uid) for local in locals_
+            for uid in users_with_local_perm(local, "manage_grievances").values_list("pk", flat=True)}
+
+
+def needing_steward(cases: QuerySet[Grievance], locals_: Any) -> QuerySet[Grievance]:
+    """Open cases of these locals with no steward, or whose steward no longer works grievances there
+    (demoted, suspended, lapsed, resigned): the case is stuck until an officer assigns someone."""
+    stuck = Q(pk__in=[])
+    for local in locals_:
+        holders = users_with_local_perm(local, "manage_grievances").values("pk")
+        stuck |= Q(local=local) & (Q(steward__isnull=True) | ~Q(steward__in=holders))
+    return cases.filter(stuck, status=Grievance.Status.OPEN)

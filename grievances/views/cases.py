@@ -36,7 +36,7 @@ from grievances.permissions import (
     can_work,
     is_grievance_officer,
 )
-from grievances.selectors import grievance_list_visible_to, my_cases, own_cases
+from grievances.selectors import grievance_list_visible_to, my_cases, own_cases, working_stewards
 from grievances.services import GrievanceError, event_add, event_correct, grievance_create, grievance_submit
 from grievances.services import grievance_update_draft as update_draft
 from membership.models import User
@@ -61,7 +61,12 @@ def _render_list(request: HttpRequest, cases: QuerySet[Grievance], *, title: str
                  filters: CaseFilterForm | None = None) -> HttpResponse:
     page = Paginator(_with_list_data(cases), PAGE_SIZE).get_page(request.GET.get("page"))
     today = timezone.localdate()
-    rows = [(case, case.deadline_state(today), [g.member.pseudonym for g in case.grievant_set.all()]) for case in page]
+    # On the local's list, a case whose steward lost the right to work it is flagged for reassignment.
+    working = working_stewards({case.local for case in page}) if kind == "local" else set()
+    rows = [(case, case.deadline_state(today), [g.member.pseudonym for g in case.grievant_set.all()],
+             kind == "local" and case.status == Grievance.Status.OPEN and case.steward_id is not None
+             and (case.local_id, case.steward_id) not in working)
+            for case in page]
     return render(request, "grievances/cases/list.html", {
         "rows": rows, "page": page, "title": title, "kind": kind, "filters": filters,
         "can_file_for": can_file_for_members(request.user),
@@ -78,7 +83,7 @@ def case_list(request: AuthedHttpRequest) -> HttpResponse:
     officer_locals = locals_where(request.user, "view_grievances")
     if not officer_locals.exists():
         return redirect("grievances:case_own")
-    filters = CaseFilterForm(request.GET or None, unions=officer_locals.values("union"))
+    filters = CaseFilterForm(request.GET or None, unions=officer_locals.values("union"), locals_=list(officer_locals))
     cases = filters.apply(grievance_list_visible_to(request.user))
     cases = cases.order_by(F("due_date").asc(nulls_last=True), "-created_at")
     return _render_list(request, cases, title=_("The local's cases"), kind="local", filters=filters)
@@ -203,6 +208,9 @@ def _render_case(request: HttpRequest, grievance: Grievance, level: str, *, even
         "is_filer_draft": can_edit_draft(request.user, grievance, level),
         "grievants": [g.member.pseudonym for g in grievants], "timeline": _timeline(grievance, level),
         "steward_name": _pseudonym(grievance.steward) if grievance.steward_id else "",
+        "steward_gone": level == "officer" and grievance.status == Grievance.Status.OPEN
+        and grievance.steward_id is not None
+        and (grievance.local_id, grievance.steward_id) not in working_stewards([grievance.local]),
         "deadline": grievance.deadline_state(), "show": request.GET.get("show") == "1" or not grievance.sensitive,
         "event_form": event_form or (EventForm() if working else None),
     }, status=status)

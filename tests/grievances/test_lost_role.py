@@ -230,3 +230,40 @@ class TestNoOfficerNewsAfterTheLoss:
         told = [address for message in mail.outbox for address in message.to]
         assert personas.member.email in told  # the grievant is told (the news went out)
         assert personas.steward.email not in told
+
+
+class TestTheCaseNeedsANewSteward:
+    """A case whose steward lost the right is not silently stuck: officers see it flagged and can filter."""
+
+    FLAG = "Needs a new steward"
+
+    def _list(self, p: Personas, query: str = "") -> str:
+        return login_as(Client(), p.local_admin).get(reverse("grievances:case_list") + query).content.decode()
+
+    def test_no_flag_while_the_steward_holds_the_role(self, personas: Personas) -> None:
+        grievance = make_case(personas)
+        assert self.FLAG not in self._list(personas)
+        assert grievance.title not in self._list(personas, "?needs_steward=on")
+        detail = login_as(Client(), personas.local_admin).get(reverse("grievances:detail", kwargs={"code": grievance.code}))
+        assert self.FLAG not in detail.content.decode()
+
+    @pytest.mark.parametrize("loss", ["set back to member", "suspended", "suspended (written directly)"])
+    def test_flagged_and_filtered_once_the_role_is_gone(self, personas: Personas, loss: str) -> None:
+        grievance = make_case(personas)
+        unassigned = make_case(personas, assign=False)
+        Grievance.objects.filter(pk=unassigned.pk).update(title="Nobody yet")
+        kept = make_case(personas)
+        Grievance.objects.filter(pk=kept.pk).update(steward=personas.local_admin, title="Still worked")
+        LOSSES[loss](personas)
+        assert self.FLAG in self._list(personas)
+        needing = self._list(personas, "?needs_steward=on")
+        assert needing.count('class="case-title"') == 2  # the stuck case and the unassigned one
+        assert "Nobody yet" in needing and "Still worked" not in needing
+        detail = login_as(Client(), personas.local_admin).get(reverse("grievances:detail", kwargs={"code": grievance.code}))
+        assert self.FLAG in detail.content.decode()
+
+    def test_a_grievant_never_sees_the_flag(self, personas: Personas) -> None:
+        grievance = make_case(personas)
+        role_revoke(actor=personas.local_admin, user=personas.steward, local=personas.local)
+        page = login_as(Client(), personas.member).get(reverse("grievances:detail", kwargs={"code": grievance.code}))
+        assert page.status_code == 200 and self.FLAG not in page.content.decode()
