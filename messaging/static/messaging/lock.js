@@ -1,0 +1,38 @@
+// Lock and panic wipe (templates/messaging/_lock.html). Both forget what this page decrypted and
+// end the session; panic wipe also deletes this browser's keys (account.js). Another tab's lock or
+// wipe reaches this page through account.js's BroadcastChannel and the `ure2e:locked` event.
+
+import { lock, wipe } from "./account.js";
+
+const section = document.querySelector(".ure2e-lock");
+const status = section.querySelector("[data-lock-status]");
+const logout = section.querySelector("form[data-logout]");
+let ours = false;
+
+// Whatever the page shows may be plaintext: take it all off the screen at once.
+function blank() {
+  for (const el of document.querySelectorAll("main > *")) if (el !== section) el.hidden = true;
+  for (const button of section.querySelectorAll("button")) button.hidden = true;
+  status.textContent = section.dataset.locked;
+}
+
+window.addEventListener("ure2e:locked", () => {
+  const busy = status.textContent;
+  blank();
+  if (ours) status.textContent = busy;
+});
+
+for (const button of section.querySelectorAll("button[data-lock]")) {
+  button.addEventListener("click", async () => {
+    ours = true;
+    const wiping = button.dataset.lock === "wipe";
+    status.textContent = wiping ? section.dataset.wiping : section.dataset.locking;
+    try {
+      await (wiping ? wipe() : lock());
+    } catch {
+      status.textContent = section.dataset.failed;
+      return;
+    }
+    logout.submit();
+  });
+}
