@@ -27,7 +27,7 @@
 // items not uploaded yet) and "restored:<room>:<epoch>" (epoch keys from the backup awaiting their
 // commit's kc check). Store "keys": the device key pairs. Store "pins": user id -> {msk, verified}.
 //
-// Lock and wipe dispatch `ure2e:locked` on window (detail.wiped) and tell other tabs through a
+// Lock and wipe dispatch `ure2e:locked` on window (detail: {wiped, reason}) and tell other tabs through a
 // BroadcastChannel; room pages drop their keys and the plaintext on screen when they hear it.
 
 import * as ur1 from "./ur1.js";
@@ -47,6 +47,7 @@ export class AccountError extends Error {
   }
 }
 
+const PAGE_ID = Math.random().toString(36).slice(2); // this page's messages to other tabs are not for itself
 let unlocked = null; // the account loaded in this page, dropped by lock() and wipe()
 const stores = new Set(); // handles this module opened, closed by lock() and wipe()
 
@@ -309,7 +310,7 @@ export async function listDevices(account, store) {
   const mine = await api.get("/devices");
   const parsed = await acceptOwnList(store, record, mine.device_list);
   if (!parsed.devices.some((d) => d.id === account.deviceId)) {
-    await wipe();
+    await wipe({ reason: "revoked" });
     throw new AccountError("revoked");
   }
   return {
@@ -501,12 +502,14 @@ async function restorePins(account, store, items) {
 
 // --- lock and panic wipe -------------------------------------------------------------------------
 
-function announce(kind, fromOtherTab = false) {
+function announce(kind, fromOtherTab = false, reason = "") {
   unlocked = null;
-  if (typeof window !== "undefined") window.dispatchEvent(new CustomEvent("ure2e:locked", { detail: { wiped: kind === "wipe" } }));
+  if (typeof window !== "undefined") {
+    window.dispatchEvent(new CustomEvent("ure2e:locked", { detail: { wiped: kind === "wipe", reason } }));
+  }
   if (!fromOtherTab && typeof BroadcastChannel !== "undefined") {
     const channel = new BroadcastChannel(CHANNEL);
-    channel.postMessage(kind);
+    channel.postMessage({ kind, from: PAGE_ID });
     channel.close();
   }
 }
@@ -555,8 +558,8 @@ function deleteDatabase(name) {
 // "Panic wipe": delete this browser's whole key database (device keys, BK, epoch keys, pins, cached
 // plaintext, outbox) and the origin's session, local and Cache storage, at once. Restoring needs
 // the recovery key.
-export async function wipe({ fromOtherTab = false } = {}) {
-  announce("wipe", fromOtherTab);
+export async function wipe({ fromOtherTab = false, reason = "" } = {}) {
+  announce("wipe", fromOtherTab, reason);
   closeStores();
   const deleted = deleteDatabase(DB_NAME);
   for (const storage of ["sessionStorage", "localStorage"]) {
@@ -576,7 +579,9 @@ export async function wipe({ fromOtherTab = false } = {}) {
 if (typeof BroadcastChannel !== "undefined") {
   const listener = new BroadcastChannel(CHANNEL);
   listener.onmessage = (event) => {
-    if (event.data === "lock") lock({ fromOtherTab: true }).catch(() => {});
-    if (event.data === "wipe") wipe({ fromOtherTab: true }).catch(() => {});
+    const { kind, from } = event.data || {};
+    if (from === PAGE_ID) return;
+    if (kind === "lock") lock({ fromOtherTab: true }).catch(() => {});
+    if (kind === "wipe") wipe({ fromOtherTab: true }).catch(() => {});
   };
 }

@@ -16,10 +16,14 @@ function blank() {
   status.textContent = section.dataset.locked;
 }
 
-window.addEventListener("ure2e:locked", () => {
+window.addEventListener("ure2e:locked", (event) => {
   const busy = status.textContent;
   blank();
   if (ours) status.textContent = busy;
+  // This device found itself revoked in its signed device list and erased its keys: say so.
+  if (event.detail && event.detail.reason === "revoked") {
+    status.textContent = document.getElementById("ure2e-errors").dataset.errorRevoked;
+  }
 });
 
 for (const button of section.querySelectorAll("button[data-lock]")) {

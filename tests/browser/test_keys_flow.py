@@ -1,0 +1,248 @@
+"""The member's keys in the browser (messaging/static/messaging/account.js and the key pages), in
+Debian's Chromium against a live Daphne: first use shows the recovery key once, a second browser
+restores from it (a wrong key is refused and changes nothing), both devices are listed from the
+signed device list, one is revoked (the list's version goes up and the revoked browser erases its
+own keys when it sees that), keys are non-extractable, lock forgets plaintext and ends the session,
+panic wipe deletes the database. Cross-client: the Python client restores the browser's backup.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import REPO, Browsing, LiveServer, log_in
+
+pytestmark = pytest.mark.browser
+
+KEY = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){7}$")
+
+# What this browser's key database holds, read with IndexedDB itself (no module of the page).
+INSPECT = """async () => {
+  const names = (await indexedDB.databases()).map((d) => d.name);
+  if (!names.includes("ure2e")) return { database: false };
+  const db = await new Promise((ok, ko) => { const r = indexedDB.open("ure2e"); r.onsuccess = () => ok(r.result); r.onerror = ko; });
+  const all = (name) => new Promise((ok) => { const r = db.transaction(name).objectStore(name).getAll(); r.onsuccess = () => ok(r.result); });
+  const keys = await all("keys");
+  const accounts = (await all("account")).filter((a) => a && typeof a === "object" && a.deviceId);
+  const out = { database: true, cache: (await all("cache")).length, outbox: (await all("outbox")).length,
+    epochs: (await all("epochs")).map((k) => k.extractable),
+    keys: keys.map((k) => ({ dsk: k.dsk.privateKey.extractable, dek: k.dek.privateKey.extractable,
+                             types: [k.dsk.privateKey.algorithm.name, k.dek.privateKey.algorithm.name] })),
+    accounts: accounts.map((a) => ({ fields: Object.keys(a).sort(), device: a.deviceId, bk: a.bk.extractable,
+                                     bkType: a.bk.algorithm.name })),
+    storage: localStorage.length + sessionStorage.length };
+  db.close();
+  return out;
+}"""
+
+# The server's copy of the device list, checked in the page with ur1.js (signature under its MSK).
+SERVER_LIST = """async () => {
+  const ur1 = await import("/static/messaging/ur1.js");
+  const response = await fetch("/api/messaging/devices", { credentials: "same-origin" });
+  const mine = await response.json();
+  const parsed = await ur1.parseDeviceList(mine.device_list);
+  return { version: parsed.version, devices: parsed.devices.map((d) => d.id), msk: mine.device_list.msk };
+}"""
+
+# In-page use of the module: a cached plaintext and an epoch key to prove lock and wipe remove them.
+SEED_PLAINTEXT = """async () => {
+  const account = await import("/static/messaging/account.js");
+  const ur1 = await import("/static/messaging/ur1.js");
+  const store = await account.openStore();
+  const me = await account.loadAccount(store);
+  await store.put("cache", "m1", { text: "CANARY cached plaintext" });
+  await store.put("outbox", "o1", { text: "CANARY unsent" });
+  const key = await account.rememberEpochSecret(me, store,
+    { room: ur1.b64uEncode(ur1.randomBytes(16)), epoch: 0, commitId: ur1.randomBytes(32), es: ur1.randomBytes(32) });
+  return { inMemory: account.current() !== null, epochKeyExtractable: key.extractable, msk: me.msk };
+}"""
+
+
+def new_member(server: LiveServer) -> str:
+    handle = f"keys{secrets.token_hex(3)}"
+    server.manage("shell", "-c", f"from membership.models import Local; from tests.factories import make_member; "
+                                 f"make_member(Local.objects.order_by('pk').first(), handle='{handle}')")
+    return handle
+
+
+def password() -> str:
+    from tests.factories import PASSWORD
+
+    return PASSWORD
+
+
+def shown(page: Any, state: str) -> Any:
+    found = page.locator(f'[data-state="{state}"]')
+    found.wait_for(state="visible", timeout=20_000)
+    return found
+
+
+def test_keys_from_first_use_to_revocation_lock_and_wipe(people: Callable[..., Browsing], live_tessera: LiveServer,
+                                                         tmp_path: Path) -> None:
+    handle = new_member(live_tessera)
+
+    # First use, at desktop size.
+    first = people("desktop")
+    log_in(first, handle, password())
+    first.goto("/rooms/keys/")
+    page = first.page
+    shown(page, "start")
+    page.get_by_role("button", name="Create my keys").click()
+    sheet = shown(page, "show")
+    recovery_key = "-".join(page.locator("[data-key] span").all_inner_texts())
+    assert KEY.match(recovery_key), recovery_key
+    first.screenshot("keys-recovery-key")
+    page.emulate_media(media="print")
+    first.screenshot("keys-recovery-key-print")
+    assert not page.locator(".site-header").is_visible() and not page.locator(".ure2e-lock").is_visible()
+    assert sheet.is_visible()
+    page.emulate_media(media="screen")
+    # Nothing is stored before the member confirms: no device list, no backup.
+    nothing = page.evaluate("""async () => (await (await fetch("/api/messaging/backup/params")).json()).params""")
+    assert nothing is None
+    page.get_by_role("button", name="I have saved it").click()
+    shown(page, "confirm")
+    assert page.locator("[data-key] span").count() == 0  # off screen while typed back
+    field = page.get_by_label("Type your recovery key")
+    field.fill(recovery_key.replace("A", "B").replace("0", "1") if recovery_key != recovery_key.replace("0", "1")
+               else "Z" * 32)
+    page.get_by_role("button", name="Confirm and finish").click()
+    assert page.locator("#confirm-error").is_visible() and field.get_attribute("aria-invalid") == "true"
+    field.fill(recovery_key.lower().replace("-", " "))
+    page.get_by_role("button", name="Confirm and finish").click()
+    shown(page, "done")
+    assert recovery_key not in page.content() and recovery_key.replace("-", "") not in page.content()
+    first.goto("/rooms/keys/")
+    shown(page, "ready-here")  # shown once: never again
+    assert recovery_key not in page.content()
+    state = page.evaluate(INSPECT)
+    assert state["keys"] == [{"dsk": False, "dek": False, "types": ["Ed25519", "X25519"]}]
+    assert state["accounts"][0]["bk"] is False and state["accounts"][0]["bkType"] == "AES-GCM"
+    # No MSK on the device: its seed lives in the backup only.
+    assert state["accounts"][0]["fields"] == ["bk", "deviceId", "devlist", "mskPub", "user", "v"]
+    listed = page.evaluate(SERVER_LIST)
+    assert listed["version"] == 1 and listed["devices"] == [state["accounts"][0]["device"]]
+    first_device = listed["devices"][0]
+
+    # A second browser (a phone) restores from the key; a wrong key first, which changes nothing.
+    second = people("phone-360x740")
+    log_in(second, handle, password())
+    second.goto("/rooms/keys/")
+    shown(second.page, "elsewhere")
+    second.page.get_by_role("link", name="Restore on this device").click()
+    shown(second.page, "form")
+    key_field = second.page.get_by_label("Recovery key")
+    key_field.fill("7" * 32)
+    second.page.get_by_role("button", name="Restore").click()
+    error = second.page.locator("[data-form-error]")
+    error.wait_for(state="visible", timeout=20_000)
+    assert "does not open your backup" in error.inner_text()
+    second.screenshot("keys-restore-wrong-key")
+    key_field.fill("not a key")
+    second.page.get_by_role("button", name="Restore").click()
+    expect(error).to_contain_text("32 letters", timeout=20_000)
+    assert second.page.evaluate(SERVER_LIST)["version"] == 1
+    assert second.page.evaluate(INSPECT).get("accounts", []) == []
+    key_field.fill(recovery_key)
+    second.page.get_by_role("button", name="Restore").click()
+    shown(second.page, "done")
+    second.page.get_by_role("link", name="Your devices").click()
+    shown(second.page, "list")
+    rows = second.page.locator("[data-list] li")
+    assert rows.count() == 2 and second.page.locator("[data-list] [data-this]:visible").count() == 1
+    second.screenshot("keys-devices")
+    listed = second.page.evaluate(SERVER_LIST)
+    second_device = next(d for d in listed["devices"] if d != first_device)
+    assert listed["version"] == 2 and first_device in listed["devices"]
+    assert second.page.evaluate(INSPECT)["keys"][0]["dsk"] is False
+
+    # Cross-client: the Python client restores the browser's backup with the same key.
+    state_file = tmp_path / "python.json"
+    env = {**live_tessera.env, "TESSERA_PASSWORD": password(), "TESSERA_RECOVERY_KEY": recovery_key}
+    for args in (["login", "--server", live_tessera.url, "--handle", handle], ["restore"], ["devices"]):
+        done = subprocess.run([sys.executable, "-m", "messaging.client", "--state", str(state_file), *args], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("version 3") and len(done.stdout.strip().splitlines()) == 4
+    python_device = json.loads(state_file.read_text())["keys"]["device"]
+
+    # The first browser revokes the phone, after a confirmation (cancel first: nothing happens).
+    first.goto("/rooms/devices/")
+    shown(page, "list")
+    assert page.locator("[data-list] li").count() == 3
+    row = page.locator(f'[data-list] li[data-device="{second_device}"]')
+    row.get_by_role("button").click()
+    dialog = page.locator("dialog[data-confirm]")
+    assert dialog.is_visible()
+    first.screenshot("keys-revoke-confirm")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert page.locator("[data-list] li").count() == 3 and page.evaluate(SERVER_LIST)["version"] == 3
+    row.get_by_role("button").click()
+    dialog.get_by_role("button", name="Revoke").click()
+    expect(page.locator("[data-list] li")).to_have_count(2, timeout=20_000)
+    listed = page.evaluate(SERVER_LIST)
+    assert listed["version"] == 4 and sorted(listed["devices"]) == sorted([first_device, python_device])
+
+    # The revoked phone sees a signed list without itself: it erases its keys at once.
+    second.goto("/rooms/devices/")
+    expect(second.page.locator("[data-lock-status]")).to_contain_text("removed from your devices", timeout=20_000)
+    assert not second.page.locator('[data-state="list"]').is_visible()
+    second.screenshot("keys-revoked-device")
+    assert second.page.evaluate(INSPECT) == {"database": False}
+
+    # Lock: the plaintext cache and the outbox are emptied, the keys leave memory, the session ends;
+    # the device keys stay (non-extractable) for the next login.
+    first.goto("/rooms/devices/")
+    shown(page, "list")
+    seeded = page.evaluate(SEED_PLAINTEXT)
+    assert seeded == {"inMemory": True, "epochKeyExtractable": False, "msk": None}
+    before = page.evaluate(INSPECT)
+    assert before["cache"] == 1 and before["outbox"] == 1 and before["epochs"] == [False]
+    page.get_by_role("button", name="Lock", exact=True).click()
+    page.wait_for_url(re.compile(r"/account/login/"))
+    after = page.evaluate(INSPECT)
+    assert after["cache"] == 0 and after["outbox"] == 0
+    assert after["keys"] == before["keys"] and after["accounts"] == before["accounts"]
+    first.goto("/rooms/devices/")  # the session ended: the page sends to the login form
+    assert "/account/login/" in page.url
+    log_in(first, handle, password())
+    first.goto("/rooms/devices/")
+    shown(page, "list")
+
+    # Panic wipe: the whole database goes, with the session.
+    page.get_by_role("button", name="Panic wipe").click()
+    page.wait_for_url(re.compile(r"/account/login/"))
+    assert page.evaluate(INSPECT) == {"database": False}
+    log_in(first, handle, password())
+    first.goto("/rooms/devices/")
+    shown(page, "none")
+    first.screenshot("keys-devices-after-wipe")
+
+
+def test_an_old_browser_is_told_to_update(people: Callable[..., Browsing], live_tessera: LiveServer) -> None:
+    handle = new_member(live_tessera)
+    browsing = people("phone-360x740")
+    # An engine without Ed25519 in WebCrypto (before Chrome 137, say).
+    browsing.page.context.add_init_script("""(() => {
+      const generate = crypto.subtle.generateKey.bind(crypto.subtle);
+      crypto.subtle.generateKey = (algorithm, ...rest) => ((algorithm === "Ed25519" || algorithm?.name === "Ed25519")
+        ? Promise.reject(new DOMException("Algorithm: Unrecognized name", "NotSupportedError")) : generate(algorithm, ...rest));
+    })();""")
+    log_in(browsing, handle, password())
+    for path in ("/rooms/keys/", "/rooms/keys/restore/", "/rooms/devices/"):
+        browsing.goto(path)
+        notice = shown(browsing.page, "unsupported")
+        assert "update your browser" in notice.inner_text().lower()
+    browsing.screenshot("keys-unsupported")
+    state = browsing.page.evaluate("""async () => (await (await fetch("/api/messaging/devices")).json()).device_list""")
+    assert state is None  # nothing was made or published
