@@ -197,6 +197,7 @@ def test_keys_from_first_use_to_revocation_lock_and_wipe(people: Callable[..., B
     second.goto("/rooms/devices/")
     expect(second.page.locator("[data-lock-status]")).to_contain_text("removed from your devices", timeout=20_000)
     assert not second.page.locator('[data-state="list"]').is_visible()
+    expect(second.page.get_by_role("link", name="Restore on this device")).to_be_visible()
     second.screenshot("keys-revoked-device")
     assert second.page.evaluate(INSPECT) == {"database": False}
 

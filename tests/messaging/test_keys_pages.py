@@ -72,7 +72,7 @@ def test_query_strings_change_nothing(personas: Personas) -> None:
     assert f'content="{ur1_user_id(personas.member)}"'.encode() in response.content
 
 
-def test_the_words_for_the_browser_are_translated(personas: Personas, settings: object) -> None:
+def test_the_words_for_the_browser_come_from_the_template(personas: Personas) -> None:
     client = login_as(Client(), personas.member)
     client.cookies["django_language"] = "fr"
     with translation.override("fr"):

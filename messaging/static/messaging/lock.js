@@ -12,7 +12,7 @@ let ours = false;
 // Whatever the page shows may be plaintext: take it all off the screen at once.
 function blank() {
   for (const el of document.querySelectorAll("main > *")) if (el !== section) el.hidden = true;
-  for (const button of section.querySelectorAll("button")) button.hidden = true;
+  for (const el of section.children) if (el !== status) el.hidden = true;
   status.textContent = section.dataset.locked;
 }
 
@@ -23,6 +23,7 @@ window.addEventListener("ure2e:locked", (event) => {
   // This device found itself revoked in its signed device list and erased its keys: say so.
   if (event.detail && event.detail.reason === "revoked") {
     status.textContent = document.getElementById("ure2e-errors").dataset.errorRevoked;
+    section.querySelector("[data-lock-restore]").hidden = false;
   }
 });
 
