@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from messaging import ur1
 from tests.browser.conftest import REPO, Browsing, LiveServer, log_in
 
 pytestmark = pytest.mark.browser
@@ -66,6 +67,48 @@ SEED_PLAINTEXT = """async () => {
     { room: ur1.b64uEncode(ur1.randomBytes(16)), epoch: 0, commitId: ur1.randomBytes(32), es: ur1.randomBytes(32) });
   return { inMemory: account.current() !== null, epochKeyExtractable: key.extractable, msk: me.msk };
 }"""
+
+
+# Before the restore: a verification pin and an epoch secret go into the backup (account.js).
+PREPARE_BACKUP = """async (peer) => {
+  const account = await import("/static/messaging/account.js");
+  const ur1 = await import("/static/messaging/ur1.js");
+  const store = await account.openStore();
+  const me = await account.loadAccount(store);
+  const peerMsk = (await ur1.ed25519FromSeed(ur1.randomBytes(32))).publicKey;
+  await account.backupPins(me, { [peer]: { msk: peerMsk, verified: true } });
+  const room = ur1.b64uEncode(ur1.randomBytes(16));
+  const es = ur1.randomBytes(32);
+  const kc = ur1.b64uEncode(await ur1.keyCommitment(es, room, 3));
+  const commit = ur1.b64uEncode(ur1.randomBytes(32));
+  const esText = ur1.b64uEncode(es);
+  await account.rememberEpochSecret(me, store, { room, epoch: 3, commitId: commit, es });
+  return { room, kc, commit, peerMsk: ur1.b64uEncode(peerMsk), es: esText, zeroed: es.every((b) => b === 0),
+           user: me.user };
+}"""
+
+# After the restore: the pin is back, and the epoch key is used only for the commit whose kc it matches.
+ADOPT = """async ({ room, kc, commit, peer }) => {
+  const account = await import("/static/messaging/account.js");
+  const ur1 = await import("/static/messaging/ur1.js");
+  const store = await account.openStore();
+  const pin = await store.get("pins", peer);
+  const commitId = ur1.b64uDecode(commit, 32);
+  const before = await store.loadEpochKey(room, 3);
+  const forged = await account.adoptRestoredEpoch(store, { commit: { room, epoch: 3, kc: ur1.randomBytes(32) }, commitId });
+  const otherCommit = await account.adoptRestoredEpoch(store,
+    { commit: { room, epoch: 3, kc: ur1.b64uDecode(kc, 32) }, commitId: ur1.randomBytes(32) });
+  const genuine = await account.adoptRestoredEpoch(store, { commit: { room, epoch: 3, kc: ur1.b64uDecode(kc, 32) }, commitId });
+  const stored = await store.loadEpochKey(room, 3);
+  return { pin: pin && { msk: ur1.b64uEncode(pin.msk), verified: pin.verified }, before: before === undefined,
+           forged, otherCommit, genuine: genuine && genuine.extractable, stored: stored && stored.algorithm.name };
+}"""
+
+BACKUP_AS_STORED = """async () => ({
+  params: (await (await fetch("/api/messaging/backup/params")).json()).params,
+  items: (await (await fetch("/api/messaging/backup/items")).json()).items,
+  mine: await (await fetch("/api/messaging/devices")).json(),
+})"""
 
 
 def new_member(server: LiveServer) -> str:
@@ -133,6 +176,17 @@ def test_keys_from_first_use_to_revocation_lock_and_wipe(people: Callable[..., B
     listed = page.evaluate(SERVER_LIST)
     assert listed["version"] == 1 and listed["devices"] == [state["accounts"][0]["device"]]
     first_device = listed["devices"][0]
+    peer = "u" + secrets.token_hex(16)
+    prepared = page.evaluate(PREPARE_BACKUP, peer)
+    assert prepared["zeroed"] is True  # the raw epoch secret is wiped once backed up and imported
+
+    # Cross-client: every item the browser sealed opens in the Python client, byte for byte.
+    stored = page.evaluate(BACKUP_AS_STORED)
+    bk = ur1.backup_key(ur1.derive_root(recovery_key, stored["params"], recovery_key=True), prepared["user"])
+    opened = {item["kind"]: ur1.open_item(bk, prepared["user"], item) for item in stored["items"]}
+    assert opened["epoch"] == {"room": prepared["room"], "epoch": 3, "commit": prepared["commit"], "es": prepared["es"]}
+    assert opened["pins"] == {"pins": {peer: {"msk": prepared["peerMsk"], "verified": True}}}
+    assert ur1.b64u_encode(ur1.ed25519_public(ur1.b64u_decode(opened["msk"]["seed"], 32))) == stored["mine"]["device_list"]["msk"]
 
     # A second browser (a phone) restores from the key; a wrong key first, which changes nothing.
     second = people("phone-360x740")
@@ -165,6 +219,11 @@ def test_keys_from_first_use_to_revocation_lock_and_wipe(people: Callable[..., B
     second_device = next(d for d in listed["devices"] if d != first_device)
     assert listed["version"] == 2 and first_device in listed["devices"]
     assert second.page.evaluate(INSPECT)["keys"][0]["dsk"] is False
+    adopted = second.page.evaluate(ADOPT, {"room": prepared["room"], "kc": prepared["kc"], "commit": prepared["commit"],
+                                           "peer": peer})
+    assert adopted == {"pin": {"msk": prepared["peerMsk"], "verified": True}, "before": True, "forged": None,
+                       "otherCommit": None, "genuine": False, "stored": "HKDF"}
+    old_list = second.page.evaluate(BACKUP_AS_STORED)["mine"]  # version 2, kept to replay it later
 
     # Cross-client: the Python client restores the browser's backup with the same key.
     state_file = tmp_path / "python.json"
@@ -193,6 +252,13 @@ def test_keys_from_first_use_to_revocation_lock_and_wipe(people: Callable[..., B
     listed = page.evaluate(SERVER_LIST)
     assert listed["version"] == 4 and sorted(listed["devices"]) == sorted([first_device, python_device])
 
+    # A server replaying an older (genuinely signed) list is refused: rollback (§4.3).
+    page.route("**/api/messaging/devices", lambda route: route.fulfill(json=old_list))
+    first.goto("/rooms/devices/")
+    shown(page, "error")
+    assert "older list of your devices" in page.locator("[data-error]").inner_text()
+    page.unroute("**/api/messaging/devices")
+
     # The revoked phone sees a signed list without itself: it erases its keys at once.
     second.goto("/rooms/devices/")
     expect(second.page.locator("[data-lock-status]")).to_contain_text("removed from your devices", timeout=20_000)
@@ -208,7 +274,7 @@ def test_keys_from_first_use_to_revocation_lock_and_wipe(people: Callable[..., B
     seeded = page.evaluate(SEED_PLAINTEXT)
     assert seeded == {"inMemory": True, "epochKeyExtractable": False, "msk": None}
     before = page.evaluate(INSPECT)
-    assert before["cache"] == 1 and before["outbox"] == 1 and before["epochs"] == [False]
+    assert before["cache"] == 1 and before["outbox"] == 1 and before["epochs"] == [False, False]
     page.get_by_role("button", name="Lock", exact=True).click()
     page.wait_for_url(re.compile(r"/account/login/"))
     after = page.evaluate(INSPECT)

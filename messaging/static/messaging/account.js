@@ -143,7 +143,10 @@ async function acceptOwnList(store, record, body) {
   try {
     parsed = await ur1.acceptDeviceList(body, { pinnedMsk: ur1.b64uDecode(record.mskPub, 32), current: pinnedList(record) });
   } catch (error) {
-    if (error instanceof ur1.UR1Error) throw new AccountError("bad-list", error.message);
+    if (error instanceof ur1.UR1Error) {
+      const replayed = /rollback|two device lists/.test(error.message);
+      throw new AccountError(replayed ? "rollback" : "bad-list", error.message);
+    }
     throw error;
   }
   if (parsed.user !== record.user) throw new AccountError("bad-list", "device list of another user");
@@ -437,10 +440,12 @@ export async function adoptRestoredEpoch(store, accepted) {
   const marker = `restored:${c.room}:${c.epoch}`;
   const pending = await store.get("account", marker);
   if (!pending) return null;
-  await deleteKey(store, "account", marker);
+  // A commit that does not match is not the one the secret was backed up for (a fork, or a server
+  // showing another chain): the entry stays for the genuine one.
   if (!ur1.equalBytes(ur1.b64uDecode(pending.commit, 32), accepted.commitId)) return null;
   if (!ur1.equalBytes(await ur1.keyCommitment(pending.key, c.room, c.epoch), c.kc)) return null;
   await store.saveEpochKey(c.room, c.epoch, pending.key);
+  await deleteKey(store, "account", marker);
   return pending.key;
 }
 
