@@ -313,3 +313,61 @@ def test_an_old_browser_is_told_to_update(people: Callable[..., Browsing], live_
     browsing.screenshot("keys-unsupported")
     state = browsing.page.evaluate("""async () => (await (await fetch("/api/messaging/devices")).json()).device_list""")
     assert state is None  # nothing was made or published
+
+
+ENROLL_HERE = """async () => {
+  const account = await import("/static/messaging/account.js");
+  const store = await account.openStore();
+  const { account: me, recoveryKey } = await account.enroll(store);
+  return { device: me.deviceId, recoveryKey, msk: me.mskPub };
+}"""
+
+
+def test_a_member_who_lost_the_recovery_key_starts_again(people: Callable[..., Browsing], live_tessera: LiveServer,
+                                                         tmp_path: Path) -> None:
+    handle = new_member(live_tessera)
+    old = people("desktop")
+    log_in(old, handle, password())
+    old.goto("/rooms/devices/")
+    shown(old.page, "none")
+    before = old.page.evaluate(ENROLL_HERE)
+
+    fresh = people("phone-360x740")
+    log_in(fresh, handle, password())
+    fresh.goto("/rooms/keys/")
+    shown(fresh.page, "elsewhere")
+    fresh.page.get_by_text("I lost my recovery key").click()
+    start_again = fresh.page.get_by_role("button", name="Start again with new keys")
+    assert start_again.is_disabled()  # not without saying they understand what is lost
+    fresh.page.get_by_label("I understand").check()
+    fresh.screenshot("keys-reset")
+    start_again.click()
+    shown(fresh.page, "show")
+    new_key = "-".join(fresh.page.locator("[data-key] span").all_inner_texts())
+    assert KEY.match(new_key) and new_key != before["recoveryKey"]
+    fresh.page.get_by_role("button", name="I have saved it").click()
+    fresh.page.get_by_label("Type your recovery key").fill(new_key)
+    fresh.page.get_by_role("button", name="Confirm and finish").click()
+    shown(fresh.page, "done")
+    listed = fresh.page.evaluate(SERVER_LIST)
+    assert listed["version"] == 2 and len(listed["devices"]) == 1 and before["device"] not in listed["devices"]
+    assert listed["msk"] != before["msk"]
+
+    # The old device cannot verify the new list under the key it knows: it says so, and trusts nothing.
+    old.goto("/rooms/devices/")
+    shown(old.page, "error")
+    assert "key was replaced on another device" in old.page.locator("[data-error]").inner_text()
+
+    # The old recovery key opens nothing any more; the new one restores (here in the Python client).
+    state_file = tmp_path / "python.json"
+    env = {**live_tessera.env, "TESSERA_PASSWORD": password()}
+    run = [sys.executable, "-m", "messaging.client", "--state", str(state_file)]
+    done = subprocess.run([*run, "login", "--server", live_tessera.url, "--handle", handle], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*run, "restore"], cwd=REPO, env={**env, "TESSERA_RECOVERY_KEY": before["recoveryKey"]},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1 and "does not open your backup" in done.stderr
+    done = subprocess.run([*run, "restore"], cwd=REPO, env={**env, "TESSERA_RECOVERY_KEY": new_key},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "version 3" in done.stdout, done.stderr

@@ -145,7 +145,8 @@ async function acceptOwnList(store, record, body) {
   } catch (error) {
     if (error instanceof ur1.UR1Error) {
       const replayed = /rollback|two device lists/.test(error.message);
-      throw new AccountError(replayed ? "rollback" : "bad-list", error.message);
+      const changed = /master signing key changed/.test(error.message);
+      throw new AccountError(replayed ? "rollback" : changed ? "msk-changed" : "bad-list", error.message);
     }
     throw error;
   }
@@ -222,10 +223,22 @@ export async function loadAccount(store, user = pageUser()) {
 // makes every key and seals the backup in memory, and returns the recovery key; `finish()` stores
 // the backup and publishes the device list once the member confirmed they saved the key.
 // A page that goes away before `finish()` leaves nothing behind, on the server or here.
-export async function beginEnroll(store, user = pageUser()) {
+//
+// `reset: true` is for a member who lost their recovery key: a new MSK and a new backup, and a
+// device list of the next version holding only this device (every other device is revoked). Other
+// members see the key change and must verify again (§4.3); what the old backup held is lost.
+export async function beginEnroll(store, user = pageUser(), { reset = false } = {}) {
   const mine = await api.get("/devices");
   if (!user || mine.user !== user) throw new AccountError("wrong-user");
-  if (mine.device_list) throw new AccountError("exists");
+  if (mine.device_list && !reset) throw new AccountError("exists");
+  let version = 1;
+  if (mine.device_list) {
+    try {
+      version = (await ur1.parseDeviceList(mine.device_list)).version + 1;
+    } catch {
+      throw new AccountError("bad-list");
+    }
+  }
   const recoveryKey = ur1.generateRecoveryKey();
   const params = ur1.newParams();
   const root = await ur1.deriveRoot(recoveryKey, params, { recoveryKey: true });
@@ -237,7 +250,7 @@ export async function beginEnroll(store, user = pageUser()) {
   seed.fill(0);
   const deviceKeys = await ur1.generateDeviceKeys();
   const deviceId = ur1.b64uEncode(ur1.randomBytes(16));
-  const signed = await ur1.signDeviceList(msk, user, 1, [
+  const signed = await ur1.signDeviceList(msk, user, version, [
     { id: deviceId, dsk: deviceKeys.dsk.publicKey, dek: deviceKeys.dek.publicKey, added: nowUnix() }]);
   let finished = null;
   const finish = async () => {
@@ -254,8 +267,8 @@ export async function beginEnroll(store, user = pageUser()) {
 }
 
 // Both steps at once (tests and scripts): {account, recoveryKey}.
-export async function enroll(store, user = pageUser()) {
-  const pending = await beginEnroll(store, user);
+export async function enroll(store, user = pageUser(), options = {}) {
+  const pending = await beginEnroll(store, user, options);
   return { account: await pending.finish(), recoveryKey: pending.recoveryKey };
 }
 

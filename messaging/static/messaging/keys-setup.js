@@ -44,10 +44,10 @@ function forgetKey() {
   window.removeEventListener("beforeunload", guardLeaving);
 }
 
-root.querySelector('[data-action="create"]').addEventListener("click", async () => {
+async function create(options) {
   show("working");
   try {
-    pending = await beginEnroll(store);
+    pending = await beginEnroll(store, undefined, options);
   } catch (error) {
     fail(error);
     return;
@@ -55,6 +55,16 @@ root.querySelector('[data-action="create"]').addEventListener("click", async () 
   window.addEventListener("beforeunload", guardLeaving);
   showKey(pending.recoveryKey);
   show("show");
+}
+
+root.querySelector('[data-action="create"]').addEventListener("click", () => create({}));
+const understood = root.querySelector("[data-reset-understood]");
+const reset = root.querySelector('[data-action="reset"]');
+understood.addEventListener("change", () => {
+  reset.disabled = !understood.checked;
+});
+reset.addEventListener("click", () => {
+  if (understood.checked) create({ reset: true });
 });
 
 root.querySelector('[data-action="print"]').addEventListener("click", () => window.print());
