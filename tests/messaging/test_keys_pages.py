@@ -81,3 +81,8 @@ def test_the_words_for_the_browser_come_from_the_template(personas: Personas) ->
     # Every sentence the modules show comes from data-* attributes of the page.
     for attribute in ("data-error-wrong-key", "data-error-offline", "data-leave-warning", "data-locked"):
         assert re.search(rf'{attribute}="[^"]+"', html), attribute
+
+
+def test_the_account_page_leads_to_the_devices(personas: Personas) -> None:
+    html = login_as(Client(), personas.member).get(reverse("account:home")).content.decode()
+    assert f'href="{reverse("messaging:devices")}"' in html
