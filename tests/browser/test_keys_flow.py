@@ -275,8 +275,15 @@ def test_keys_from_first_use_to_revocation_lock_and_wipe(people: Callable[..., B
     assert seeded == {"inMemory": True, "epochKeyExtractable": False, "msk": None}
     before = page.evaluate(INSPECT)
     assert before["cache"] == 1 and before["outbox"] == 1 and before["epochs"] == [False, False]
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{live_tessera.url}/rooms/devices/")
+    shown(other_tab, "list")
     page.get_by_role("button", name="Lock", exact=True).click()
     page.wait_for_url(re.compile(r"/account/login/"))
+    # The other tab of this browser dropped what it showed at once, through the BroadcastChannel.
+    expect(other_tab.locator('[data-state="list"]')).to_be_hidden()
+    expect(other_tab.locator("[data-lock-status]")).to_contain_text("Locked")
+    other_tab.close()
     after = page.evaluate(INSPECT)
     assert after["cache"] == 0 and after["outbox"] == 0
     assert after["keys"] == before["keys"] and after["accounts"] == before["accounts"]

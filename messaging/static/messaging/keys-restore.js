@@ -2,7 +2,7 @@
 // backup; a wrong key is refused with nothing changed, and the form stays to try again.
 
 import { restore } from "./account.js";
-import { get } from "./api.js";
+import { ApiError, get } from "./api.js";
 import { errorCode, errorText, pageStates, start } from "./keys-ui.js";
 
 const root = document.getElementById("keys-restore");
@@ -27,7 +27,7 @@ form.addEventListener("submit", async (event) => {
   try {
     await restore(store, typed);
   } catch (error) {
-    if (RETRY.includes(errorCode(error)) || errorCode(error) === "offline") {
+    if (RETRY.includes(errorCode(error)) || (error instanceof ApiError && error.status === 0)) {
       formError.textContent = errorText(error);
       formError.hidden = false;
       input.setAttribute("aria-invalid", "true");
