@@ -207,6 +207,17 @@ def test_keys_from_first_use_to_revocation_lock_and_wipe(people: Callable[..., B
     expect(error).to_contain_text("32 letters", timeout=20_000)
     assert second.page.evaluate(SERVER_LIST)["version"] == 1
     assert second.page.evaluate(INSPECT).get("accounts", []) == []
+    # A server that lowers the KDF cost (to brute-force the key offline) gets nothing, even for the right key.
+    downgraded = {"params": {"v": 1, "kdf": "pbkdf2-sha256", "it": 1000, "salt": "hB8yWI5YCGszhnkItDQg7g"}}
+    second.page.route("**/api/messaging/backup/params", lambda route: route.fulfill(json=downgraded))
+    key_field.fill(recovery_key)
+    second.page.get_by_role("button", name="Restore").click()
+    shown(second.page, "error")
+    assert "unsafe backup settings" in second.page.locator("[data-error]").inner_text()
+    second.page.unroute("**/api/messaging/backup/params")
+    assert second.page.evaluate(SERVER_LIST)["version"] == 1
+    second.goto("/rooms/keys/restore/")
+    shown(second.page, "form")
     key_field.fill(recovery_key)
     second.page.get_by_role("button", name="Restore").click()
     shown(second.page, "done")
