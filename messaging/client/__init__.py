@@ -23,6 +23,7 @@ def new_id16() -> str:
 class RoomState:
     room_id: str
     head: ur1.AcceptedCommit | None = None
+    accepted: dict[int, ur1.AcceptedCommit] = field(default_factory=dict)  # epoch -> its accepted commit
     secrets: dict[int, bytes] = field(default_factory=dict)  # epoch -> es
     ctr: int = 0
     replay: ur1.ReplaySet = field(default_factory=ur1.ReplaySet)
@@ -106,6 +107,7 @@ class Account:
         accepted = ur1.accept_commit(body, room=room_id, previous=state.head, pins=pins or {},
                                      device_lists=device_lists)
         state.head, state.ctr = accepted, 0
+        state.accepted[accepted.commit.epoch] = accepted
         return accepted
 
     def catch_up(self, room_id: str, bodies: list[dict[str, Any]],
@@ -136,6 +138,8 @@ class Account:
         return envelope
 
     def open(self, room_id: str, envelope: dict[str, Any]) -> ur1.OpenedMessage:
+        """Open a message of any epoch this client accepted and holds the secret of."""
         state = self.rooms[room_id]
-        return ur1.open_message(envelope, room=room_id, accepted=state.head,
-                                es=state.secrets[envelope["epoch"]], replay=state.replay)
+        epoch = envelope["epoch"]
+        return ur1.open_message(envelope, room=room_id, accepted=state.accepted.get(epoch, state.head),
+                                es=state.secrets[epoch], replay=state.replay)

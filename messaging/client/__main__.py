@@ -1,16 +1,26 @@
 """`python -m messaging.client`: the encrypted rooms from a terminal, on the Python protocol core.
 
     python -m messaging.client --state me.json login --server https://union.example --handle amani [--totp 123456]
-    python -m messaging.client --state me.json enroll
+    python -m messaging.client --state me.json enroll            (prints the recovery key, once)
+    python -m messaging.client --state me.json restore           (a new device, from the recovery key)
+    python -m messaging.client --state me.json devices
     python -m messaging.client --state me.json rooms
     python -m messaging.client --state me.json open-room --kind local --parent LOCAL_CODE
     python -m messaging.client --state me.json add-pending ROOM_CODE     (an admin: commit the roll's changes)
     python -m messaging.client --state me.json send ROOM_CODE "text"
     python -m messaging.client --state me.json tail ROOM_CODE [--after N] [--follow]
 
-The password is read from the terminal, or from the environment variable TESSERA_PASSWORD. The
-state file holds this device's private keys and the session cookie: it is created readable by its
-owner only, and must be kept like a key. Every command re-verifies the room's signed commit chain
+The password is read from the terminal, or from the environment variable TESSERA_PASSWORD; the
+recovery key likewise, or from TESSERA_RECOVERY_KEY. The state file holds this device's private
+keys, the backup key and the session cookie: it is created readable by its owner only, and must be
+kept like a key. The recovery key itself is never stored.
+
+`enroll` makes the member's keys, stores the encrypted backup (spec §4.9: the MSK seed; epoch
+secrets follow as this device opens them) and prints the recovery key. `restore` opens that backup
+on a new device: fresh device keys, certified by the MSK in the next version of the device list,
+and the epoch secrets of the rooms read before (each checked against its signed commit's kc).
+Backup item payloads are the browser's (messaging/static/messaging/account.js):
+msk {"seed"}, pins {"pins": {user: {"msk", "verified"}}}, epoch {"room", "epoch", "commit", "es"}. Every command re-verifies the room's signed commit chain
 from genesis against the members' signed device lists before it trusts anything the server says.
 """
 
@@ -33,6 +43,7 @@ from messaging import ur1
 from messaging.client import Account, Peer, new_id16
 
 API = "/api/messaging"
+CROCKFORD = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 
 class ClientError(Exception):
@@ -101,6 +112,21 @@ def account_of(state: dict[str, Any]) -> Account:
                    dek_secret=bytes.fromhex(k["dek"]), device_id=k["device"], version=k["version"])
 
 
+def clean_recovery_key(text: str) -> str:
+    """A recovery key as typed, the way the browser reads it (account.js cleanRecoveryKey): spaces
+    and dashes dropped, upper case, O read as 0 and I or L as 1 (Crockford's alphabet has none of
+    them); anything but 32 characters of that alphabet is refused before the slow KDF."""
+    cleaned = "".join(text.split()).replace("-", "").upper().replace("O", "0").replace("I", "1").replace("L", "1")
+    if len(cleaned) != 32 or not set(cleaned) <= CROCKFORD:
+        raise ClientError("a recovery key has 32 letters and digits")
+    return "-".join(cleaned[i:i + 4] for i in range(0, 32, 4))
+
+
+def backup_key_of(state: dict[str, Any]) -> bytes | None:
+    bk = state.get("keys", {}).get("bk")
+    return bytes.fromhex(bk) if bk else None
+
+
 def session_of(state: dict[str, Any]) -> Session:
     if "server" not in state:
         raise ClientError("not logged in: run `login` first")
@@ -109,8 +135,14 @@ def session_of(state: dict[str, Any]) -> Session:
 
 # --- protocol steps --------------------------------------------------------------------------------
 
-def sync_room(session: Session, account: Account, code: str) -> dict[str, Any]:
-    """Verify the room's chain from genesis and open this device's wraps: the client's view of the room."""
+def sync_room(session: Session, account: Account, code: str, *, bk: bytes | None = None,
+              backed_up: list[str] | None = None) -> dict[str, Any]:
+    """Verify the room's chain from genesis and open this device's wraps: the client's view of the room.
+
+    With the backup key, each epoch secret opened is backed up (once: `backed_up` lists them) and
+    the secrets of earlier epochs come back from the backup.
+    """
+    backed_up = [] if backed_up is None else backed_up
     room = session.api("GET", f"/rooms/{code}")
     lists = {dl["user"]: [ur1.parse_device_list(dl)]
              for dl in session.api("GET", f"/rooms/{code}/device-lists")["device_lists"]}
@@ -127,8 +159,52 @@ def sync_room(session: Session, account: Account, code: str) -> dict[str, Any]:
     for wrap in wraps:
         if state is not None and state.head is not None and wrap["room"] == room["room_id"] \
                 and wrap["epoch"] == state.head.commit.epoch:
-            account.take_wrap(room["room_id"], wrap)
+            es = account.take_wrap(room["room_id"], wrap)
+            if bk is not None:
+                backup_epoch_secret(session, account, bk, backed_up, state.head, es)
+    if bk is not None and state is not None:
+        secrets_from_backup(session, account, bk, room["room_id"])
     return room
+
+
+def backup_epoch_secret(session: Session, account: Account, bk: bytes, backed_up: list[str],
+                        accepted: ur1.AcceptedCommit, es: bytes) -> None:
+    """Seal an epoch secret this device opened into the backup, once (§4.9)."""
+    commit = accepted.commit
+    mark = f"{commit.room}:{commit.epoch}"
+    if mark in backed_up:
+        return
+    item = ur1.seal_item(bk, account.user_id, "epoch", {
+        "room": commit.room, "epoch": commit.epoch, "commit": ur1.b64u_encode(accepted.commit_id),
+        "es": ur1.b64u_encode(es)})
+    session.api("PUT", "/backup/items", item)
+    backed_up.append(mark)
+
+
+def secrets_from_backup(session: Session, account: Account, bk: bytes, room_id: str) -> int:
+    """The room's epoch secrets from the backup, each only if it matches its accepted commit's kc."""
+    state = account.rooms[room_id]
+    found = 0
+    for item in session.api("GET", "/backup/items")["items"]:
+        if item["kind"] != "epoch":
+            continue
+        try:
+            payload = ur1.open_item(bk, account.user_id, item)
+            epoch = payload.get("epoch")
+            if payload.get("room") != room_id or not isinstance(epoch, int) or epoch in state.secrets:
+                continue
+            accepted = state.accepted.get(epoch)
+            if accepted is None:
+                continue
+            state.secrets[accepted.commit.epoch] = ur1.restore_epoch_secret(payload, accepted)
+            found += 1
+        except ur1.UR1Error:
+            continue  # sealed under another key, tampered with, or for another commit: never used
+    return found
+
+
+def _sync(session: Session, account: Account, state: dict[str, Any], code: str) -> dict[str, Any]:
+    return sync_room(session, account, code, bk=backup_key_of(state), backed_up=state.setdefault("backed_up", []))
 
 
 def cmd_login(args: argparse.Namespace, state: dict[str, Any]) -> str:
@@ -144,17 +220,111 @@ def cmd_login(args: argparse.Namespace, state: dict[str, Any]) -> str:
     return f"logged in as {mine['user']}"
 
 
+def _read_recovery_key(prompt: str) -> str:
+    return clean_recovery_key(os.environ.get("TESSERA_RECOVERY_KEY") or getpass.getpass(prompt))
+
+
+def _make_backup(session: Session, account: Account) -> tuple[str, bytes]:
+    """A new recovery key and the backup under it: KDF parameters, then the MSK seed (§4.9)."""
+    recovery_key = ur1.generate_recovery_key()
+    params = ur1.new_params()
+    bk = ur1.backup_key(ur1.derive_root(recovery_key, params, recovery_key=True), account.user_id)
+    session.api("PUT", "/backup/params", {"params": params})
+    session.api("PUT", "/backup/items", ur1.seal_item(bk, account.user_id, "msk",
+                                                      {"seed": ur1.b64u_encode(account.msk_seed)}))
+    return recovery_key, bk
+
+
+def _keep_keys(state: dict[str, Any], account: Account, bk: bytes) -> None:
+    state["keys"] = {"msk": account.msk_seed.hex(), "dsk": account.dsk_seed.hex(), "dek": account.dek_secret.hex(),
+                     "device": account.device_id, "version": account.version, "bk": bk.hex()}
+
+
+RECOVERY_NOTICE = """Your recovery key (shown only now; write it down and keep it safe and private):
+
+    {key}
+
+It is the only way to restore your keys on a new device (`restore`). It is not stored anywhere."""
+
+
 def cmd_enroll(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    """First use: keys, the encrypted backup, the first device list; prints the recovery key.
+
+    A device enrolled before backups existed (keys here, no backup on the server) gets its backup
+    and recovery key now.
+    """
     session = session_of(state)
     mine = session.api("GET", "/devices")
-    account = Account(user_id=state["user"])
+    if "keys" in state:
+        account = account_of(state)
+        if backup_key_of(state) is not None and session.api("GET", "/backup/params")["params"] is not None:
+            raise ClientError("this device is enrolled and backed up already")
+        recovery_key, bk = _make_backup(session, account)
+        _keep_keys(state, account, bk)
+        return RECOVERY_NOTICE.format(key=recovery_key)
     if mine["device_list"] is not None:
-        account.version = mine["device_list"]["version"]
-        raise ClientError("this account has devices already; restoring from a backup is not in this client yet")
+        raise ClientError("this account has devices already: run `restore` with your recovery key")
+    account = Account(user_id=state["user"])
+    recovery_key, bk = _make_backup(session, account)  # the backup first: a device list without one is unrecoverable
     session.api("POST", "/devices", account.device_list())
-    state["keys"] = {"msk": account.msk_seed.hex(), "dsk": account.dsk_seed.hex(), "dek": account.dek_secret.hex(),
-                     "device": account.device_id, "version": account.version}
-    return f"enrolled device {account.device_id}"
+    _keep_keys(state, account, bk)
+    return f"enrolled device {account.device_id}\n\n" + RECOVERY_NOTICE.format(key=recovery_key)
+
+
+def cmd_restore(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    """A new device from the recovery key: the backup's MSK certifies fresh device keys in the next
+    device list. A wrong key, a missing backup or unsafe KDF parameters change nothing."""
+    session = session_of(state)
+    if "keys" in state:
+        raise ClientError("this state file has keys already: use a fresh one for a new device")
+    mine = session.api("GET", "/devices")
+    if mine["device_list"] is None:
+        raise ClientError("this account has no devices yet: run `enroll`")
+    params = session.api("GET", "/backup/params")["params"]
+    if params is None:
+        raise ClientError("there is no backup on the server")
+    try:
+        ur1.check_params(params)
+    except ur1.UR1Error:
+        raise ClientError("the server offered unsafe backup parameters; nothing was changed") from None
+    current = ur1.parse_device_list(mine["device_list"])
+    if current.user != state["user"]:
+        raise ClientError("the device list is another user's")
+    recovery_key = _read_recovery_key("Recovery key: ")
+    bk = ur1.backup_key(ur1.derive_root(recovery_key, params, recovery_key=True), state["user"])
+    seed = None
+    for item in session.api("GET", "/backup/items")["items"]:
+        if item["kind"] != "msk":
+            continue
+        try:
+            candidate = ur1.b64u_decode(ur1.open_item(bk, state["user"], item)["seed"], 32)
+        except (ur1.UR1Error, KeyError, TypeError):
+            continue
+        if ur1.ed25519_public(candidate) == current.msk:
+            seed = candidate
+    if seed is None:
+        raise ClientError("this recovery key does not open your backup; nothing was changed")
+    account = Account(user_id=state["user"], msk_seed=seed, version=current.version)
+    session.api("POST", "/devices", account.device_list(devices=[*current.devices, account.device()]))
+    _keep_keys(state, account, bk)
+    return f"restored: this is device {account.device_id}, in device list version {account.version}"
+
+
+def cmd_devices(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    """This user's devices from their signed device list, verified under this account's MSK."""
+    session, account = session_of(state), account_of(state)
+    body = session.api("GET", "/devices")["device_list"]
+    if body is None:
+        return "no devices"
+    try:
+        current = ur1.accept_device_list(body, pinned_msk=account.msk, current=None)
+        if current.version < account.version:
+            raise ur1.UR1Error("device list rollback")
+    except ur1.UR1Error as error:
+        raise ClientError(f"the device list is not trusted: {error}") from None
+    return "\n".join(f"{d.id}  added {time.strftime('%Y-%m-%d %H:%M', time.gmtime(d.added))} UTC"
+                     f"{'  (this device)' if d.id == account.device_id else ''}" for d in current.devices) \
+        + f"\nversion {current.version}"
 
 
 def cmd_rooms(args: argparse.Namespace, state: dict[str, Any]) -> str:
@@ -185,7 +355,7 @@ def cmd_open_room(args: argparse.Namespace, state: dict[str, Any]) -> str:
 
 def cmd_add_pending(args: argparse.Namespace, state: dict[str, Any]) -> str:
     session, account = session_of(state), account_of(state)
-    room = sync_room(session, account, args.room)
+    room = _sync(session, account, state, args.room)
     head = account.rooms[room["room_id"]].head
     assert head is not None
     keep = [m.user for m in head.commit.members if m.user not in room["pending_remove"] and m.user != account.user_id]
@@ -198,7 +368,7 @@ def cmd_add_pending(args: argparse.Namespace, state: dict[str, Any]) -> str:
 
 def cmd_send(args: argparse.Namespace, state: dict[str, Any]) -> str:
     session, account = session_of(state), account_of(state)
-    room = sync_room(session, account, args.room)
+    room = _sync(session, account, state, args.room)
     counters = state.setdefault("counters", {})
     key = f"{room['room_id']}:{room['epoch']}"
     account.rooms[room["room_id"]].ctr = counters.get(key, 0)
@@ -211,7 +381,7 @@ def cmd_send(args: argparse.Namespace, state: dict[str, Any]) -> str:
 
 def cmd_tail(args: argparse.Namespace, state: dict[str, Any]) -> str:
     session, account = session_of(state), account_of(state)
-    room = sync_room(session, account, args.room)
+    room = _sync(session, account, state, args.room)
     after = args.after
     while True:
         page = session.api("GET", f"/rooms/{args.room}/messages?after={after}")
@@ -238,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     login.add_argument("--handle", required=True)
     login.add_argument("--totp")
     sub.add_parser("enroll")
+    sub.add_parser("restore")
+    sub.add_parser("devices")
     sub.add_parser("rooms")
     opening = sub.add_parser("open-room")
     opening.add_argument("--kind", choices=["local", "unit", "grievance", "committee"], required=True)
@@ -253,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     state = load(args.state)
     state["_save"] = lambda: save(args.state, {k: v for k, v in state.items() if k != "_save"})
-    commands = {"login": cmd_login, "enroll": cmd_enroll, "rooms": cmd_rooms, "open-room": cmd_open_room,
+    commands = {"login": cmd_login, "enroll": cmd_enroll, "restore": cmd_restore, "devices": cmd_devices, "rooms": cmd_rooms, "open-room": cmd_open_room,
                 "add-pending": cmd_add_pending, "send": cmd_send, "tail": cmd_tail}
     try:
         out = commands[args.command](args, state)

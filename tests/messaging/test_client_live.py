@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -34,7 +35,10 @@ local = make_local(name="Nairobi")
 organizer = make_member(local, "organizer", handle="organizer")
 make_totp(organizer)
 make_member(local, "member", handle="amani")
-print(json.dumps({"local": str(local.code), "password": PASSWORD}))
+coast = make_local(name="Mombasa")
+make_totp(make_member(coast, "organizer", handle="ochieng"))
+make_member(coast, "member", handle="wanjiru")
+print(json.dumps({"local": str(local.code), "coast": str(coast.code), "password": PASSWORD}))
 """
 
 
@@ -75,12 +79,25 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         log.close()
 
 
-def cli(live: dict[str, Any], who: str, *args: str) -> str:
-    env = {**live["env"], "TESSERA_PASSWORD": live["password"]}
-    done = subprocess.run([sys.executable, "-m", "messaging.client", "--state", str(live["tmp"] / f"{who}.json"),
+def run_cli(live: dict[str, Any], who: str, *args: str, recovery_key: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**live["env"], "TESSERA_PASSWORD": live["password"], "TESSERA_RECOVERY_KEY": recovery_key}
+    return subprocess.run([sys.executable, "-m", "messaging.client", "--state", str(live["tmp"] / f"{who}.json"),
                            *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def cli(live: dict[str, Any], who: str, *args: str, recovery_key: str = "") -> str:
+    done = run_cli(live, who, *args, recovery_key=recovery_key)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def cli_refused(live: dict[str, Any], who: str, *args: str, recovery_key: str = "") -> str:
+    done = run_cli(live, who, *args, recovery_key=recovery_key)
+    assert done.returncode == 1, done.stdout
+    return done.stderr
+
+
+RECOVERY_KEY = re.compile(r"\b([0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){7})\b")
 
 
 def totp(live: dict[str, Any], handle: str) -> str:
@@ -107,3 +124,41 @@ def test_two_people_talk_through_the_command_line(live: dict[str, Any]) -> None:
     # The server stored and logged ciphertext only.
     assert canary not in live["log"].read_text()
     assert canary.encode() not in (live["tmp"] / "live.sqlite3").read_bytes()
+
+
+def test_a_new_device_restores_from_the_recovery_key_and_reads_what_was_sent_before(live: dict[str, Any]) -> None:
+    cli(live, "ochieng", "login", "--server", live["url"], "--handle", "ochieng", "--totp", totp(live, "ochieng"))
+    cli(live, "wanjiru", "login", "--server", live["url"], "--handle", "wanjiru")
+    cli(live, "ochieng", "enroll")
+    enrolled = cli(live, "wanjiru", "enroll")
+    keys = RECOVERY_KEY.findall(enrolled)
+    assert len(keys) == 1, enrolled  # printed once: 32 Crockford characters in 8 groups
+    recovery_key = keys[0]
+    assert recovery_key.replace("-", "") not in (live["tmp"] / "wanjiru.json").read_text()  # never stored
+    assert "already" in cli_refused(live, "wanjiru", "enroll")
+    room = cli(live, "ochieng", "open-room", "--kind", "local", "--parent", live["coast"]).split()[-1]
+    cli(live, "ochieng", "add-pending", room)
+    canary = "CANARY-" + os.urandom(8).hex()
+    cli(live, "ochieng", "send", room, f"before {canary}")
+    assert cli(live, "wanjiru", "tail", room).strip().endswith(f"before {canary}")  # and backs the secret up
+
+    # A new device: a fresh state file, logged in, then restored from the key.
+    cli(live, "wanjiru-new", "login", "--server", live["url"], "--handle", "wanjiru")
+    assert "no keys yet" in cli_refused(live, "wanjiru-new", "tail", room)
+    wrong = "7" * 32
+    assert "does not open your backup" in cli_refused(live, "wanjiru-new", "restore", recovery_key=wrong)
+    assert "32 letters and digits" in cli_refused(live, "wanjiru-new", "restore", recovery_key="not a key")
+    assert cli(live, "wanjiru", "devices").strip().endswith("version 1")  # the refusals changed nothing
+    # Typed the way people type: small letters, spaces instead of dashes.
+    typed = recovery_key.lower().replace("-", " ")
+    assert "in device list version 2" in cli(live, "wanjiru-new", "restore", recovery_key=typed)
+    lines = cli(live, "wanjiru-new", "tail", room).strip().splitlines()
+    assert lines[-1].endswith(f"before {canary}"), lines
+    listed = cli(live, "wanjiru-new", "devices").strip().splitlines()
+    assert len(listed) == 3 and listed[-1] == "version 2" and sum("(this device)" in line for line in listed) == 1
+
+    # The admin's next rotation includes the restored device, which then reads new messages too.
+    cli(live, "ochieng", "add-pending", room)
+    cli(live, "ochieng", "send", room, "after the restore")
+    assert cli(live, "wanjiru-new", "tail", room).strip().splitlines()[-1].endswith("after the restore")
+    assert canary not in live["log"].read_text()

@@ -37,7 +37,10 @@ export class Store {
     req.onupgradeneeded = () => {
       for (const store of STORES) if (!req.result.objectStoreNames.contains(store)) req.result.createObjectStore(store);
     };
-    return new Store(await request(req));
+    const db = await request(req);
+    // A panic wipe in any tab deletes the database: let go of it at once instead of blocking that.
+    db.onversionchange = () => db.close();
+    return new Store(db);
   }
 
   async get(store, key) {

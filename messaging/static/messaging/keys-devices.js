@@ -1,0 +1,80 @@
+// "Your devices" (templates/messaging/devices.html): the member's signed device list, verified
+// under their own key here (never trusted from the server as is), and revoking a device.
+
+import { listDevices, revokeDevice } from "./account.js";
+import { errorCode, errorText, format, pageStates, start } from "./keys-ui.js";
+
+const root = document.getElementById("devices");
+const show = pageStates(root);
+const list = root.querySelector("[data-list]");
+const row = root.querySelector("template[data-row]");
+const dialog = root.querySelector("dialog[data-confirm]");
+const status = root.querySelector("[data-status]");
+const dates = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: "medium", timeStyle: "short" });
+let store = null;
+let account = null;
+
+function fail(error) {
+  root.querySelector("[data-error]").textContent = errorText(error);
+  show("error");
+}
+
+function name(id) {
+  // The id is random: its first characters are enough to tell devices apart.
+  return format(root.dataset.deviceLabel, { id: id.slice(0, 6) });
+}
+
+function render(devices) {
+  list.replaceChildren(...devices.map((device) => {
+    const item = row.content.firstElementChild.cloneNode(true);
+    item.querySelector("[data-name]").textContent = name(device.id);
+    item.querySelector("[data-this]").hidden = !device.thisDevice;
+    item.querySelector("[data-added]").textContent = format(root.dataset.added,
+      { date: dates.format(new Date(device.added * 1000)) });
+    item.dataset.device = device.id;
+    const button = item.querySelector("[data-revoke]");
+    button.hidden = device.thisDevice;
+    button.setAttribute("aria-label", `${button.textContent.trim()}: ${name(device.id)}`);
+    button.addEventListener("click", () => confirmRevoke(device.id, button));
+    return item;
+  }));
+}
+
+function confirmRevoke(id, button) {
+  dialog.querySelector("[data-confirm-name]").textContent = name(id);
+  dialog.returnValue = "";
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== "revoke") {
+      button.focus();
+      return;
+    }
+    for (const b of list.querySelectorAll("button")) b.disabled = true;
+    try {
+      const result = await revokeDevice(account, store, id);
+      render(result.devices);
+      status.textContent = format(root.dataset.revoked, { id: id.slice(0, 6) });
+      list.closest("[data-state]").focus();
+    } catch (error) {
+      if (errorCode(error) === "revoked") show("none");
+      fail(error);
+    }
+  };
+  dialog.showModal();
+}
+
+(async () => {
+  try {
+    const started = await start(show);
+    if (!started) return;
+    ({ store, account } = started);
+    if (!account) {
+      show("none", { focus: false });
+      return;
+    }
+    const result = await listDevices(account, store);
+    render(result.devices);
+    show("list", { focus: false });
+  } catch (error) {
+    fail(error);
+  }
+})();
