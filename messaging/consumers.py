@@ -129,6 +129,11 @@ class RoomConsumer(AuthenticatedConsumer):
         if self.open and event.get("room") in self.rooms:
             await self.send_json({"type": "pending", "room": event["room"]})
 
+    async def room_meta(self, event: dict[str, Any]) -> None:
+        """An admin sealed a new name: pages fetch the room's detail and open it under K_m."""
+        if self.open and event.get("room") in self.rooms:
+            await self.send_json({"type": "meta", "room": event["room"], "epoch": event["epoch"]})
+
     async def room_commit(self, event: dict[str, Any]) -> None:
         if self.open and event.get("room") in self.rooms:
             await self.send_json({"type": "commit", "room": event["room"], "epoch": event["epoch"]})
