@@ -93,7 +93,9 @@ class RoomConsumer(AuthenticatedConsumer):
             return
         try:
             frame = FRAMES.validate_python(json.loads(text_data))
-        except (ValueError, SchemaError):  # json's ValueError or the schema's: never echo the input
+        # json's ValueError, its RecursionError (a frame nested thousands deep) or the schema's error:
+        # one error frame, never the input echoed nor a traceback in the log.
+        except (ValueError, RecursionError, SchemaError):
             await self.error(ERROR_FRAME)
             return
         if isinstance(frame, PingFrame):

@@ -73,7 +73,7 @@ def test_messages_are_stored_then_delivered_to_every_member(world: dict[str, Any
     assert list(Message.objects.values_list("seq", flat=True)) == [1]
 
 
-@pytest.mark.parametrize("bad", ["not json", "extra", "wrong_room", "replay", "too_big", "stale", "binary"])
+@pytest.mark.parametrize("bad", ["not json", "extra", "wrong_room", "replay", "too_big", "stale", "binary", "deep"])
 def test_a_bad_frame_gets_an_error_frame_and_changes_nothing(world: dict[str, Any], bad: str) -> None:
     room, b = world["room"], world["b"]
     good = b.seal(room.room_id, {"type": "text", "text": "one"})
@@ -95,6 +95,8 @@ def test_a_bad_frame_gets_an_error_frame_and_changes_nothing(world: dict[str, An
             "wrong_room": json.dumps({**send_frame(room, good), "room": "00000000-0000-4000-8000-000000000000"}),
             "replay": json.dumps(send_frame(room, good)), "stale": json.dumps(send_frame(room, good)),
             "too_big": json.dumps(send_frame(room, {**good, "ct": "A" * (91 * 1024)})), "binary": b"\x00",
+            # Nested past the JSON parser's recursion limit: an error frame, not a crash with a traceback.
+            "deep": "[" * 40000 + "]" * 40000,
         }[bad]
         if isinstance(frame, bytes):
             await mem.send_to(bytes_data=frame)
