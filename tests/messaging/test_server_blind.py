@@ -75,14 +75,15 @@ print(json.dumps({"local": str(local.code), "password": PASSWORD, "members": cod
 
 
 def _free_port(candidates: range) -> int:
-    for port in candidates:
+    """The first free port of the range (the ports this test may take on a shared machine), else any."""
+    for port in [*candidates, 0]:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    pytest.fail(f"no free port in {candidates}", pytrace=False)
+            return int(sock.getsockname()[1])
+    raise AssertionError("no free port")
 
 
 # --- what is searched for, and how ----------------------------------------------------------------
@@ -376,7 +377,6 @@ def test_the_server_holds_nothing_it_could_read(live: Live) -> None:
 
     from tests.browser.conftest import CHROMIUM_ARGS
 
-    started = time.monotonic()
     found = Secrets()
     words: list[str] = []
     org = log_in(live, "blind-org", totp=True)
@@ -405,10 +405,9 @@ def test_the_server_holds_nothing_it_could_read(live: Live) -> None:
                 return page.evaluate(BROWSER_JS, {"step": step, **args})
 
             d = js("enroll")
-            for who, seeds in (("browser", d),):
-                found.key(f"{who} MSK seed", bytes.fromhex(seeds["msk"]))
-                found.key(f"{who} DSK seed", bytes.fromhex(seeds["dsk"]))
-                found.key(f"{who} DEK secret", bytes.fromhex(seeds["dek"]))
+            found.key("browser MSK seed", bytes.fromhex(d["msk"]))
+            found.key("browser DSK seed", bytes.fromhex(d["dsk"]))
+            found.key("browser DEK secret", bytes.fromhex(d["dek"]))
             for client in (org, b, c):
                 found.key(f"{client.handle} MSK seed", client.account.msk_seed)
                 found.key(f"{client.handle} DSK seed", client.account.dsk_seed)
@@ -430,6 +429,7 @@ def test_the_server_holds_nothing_it_could_read(live: Live) -> None:
                 assert member.account.open_meta(rid, org.api("GET", f"/rooms/{code}")["meta"]) == name
             joined = js("sync", code=code)
             assert joined["epoch"] == 1 and joined["meta"] == name  # Python sealed it, ur1.js opened it
+            assert joined["es"] == org.account.rooms[rid].secrets[1].hex()
             js("connect")
 
             # Epoch 1: everyone writes; the browser over the socket, the others over HTTP.
@@ -493,13 +493,14 @@ def test_the_server_holds_nothing_it_could_read(live: Live) -> None:
     names = {a.name for a in artifacts}
     assert {"daphne.log", "access.log", "redis-monitor.log", "dump.rdb", "dumpdata.json"} <= names, names
     assert any("sqlite3" in n or n == "pg_dump.sql" for n in names), names
+    # The channel layer keeps nothing at rest: Redis holds only the control the test planted.
+    assert sorted(n for n in names if n.startswith("redis-keys/")) == ["redis-keys/blind-control"]
 
     leaks = [hit for needle in found.needles for hit in find(needle, artifacts)]
     assert not leaks, "the server holds what it must not:\n" + "\n".join(leaks[:40])
     for needle, where in controls:
         hits = find(needle, [a for a in artifacts if a.name in where or where == "*"])
         assert hits, f"control {needle.label} was not found in {where}: the search is broken"
-    assert time.monotonic() - started < 90
 
 
 def commit(org: PyClient, code: str, rid: str, others: list[str], found: Secrets) -> None:
