@@ -340,8 +340,21 @@ def test_the_sealed_room_name_is_the_same_bytes_in_js_and_python(page: Any) -> N
         try {
           await ur1.sealMeta(arg.name, {es: W.es[2], accepted: W.chain[2], user: bob.user, device: bob.device, dsk: bob.dsk});
         } catch (e) { refused = e.message; }
-        return {sealed, opened, refused};""", {"name": name, "nonce": nonce.hex(), "blob": from_python})
+        // Tampered blobs fail closed: a flipped ciphertext bit, another epoch, a non-admin sender, an extra field.
+        const ct = ur1.b64uDecode(arg.blob.ct);
+        ct[7] ^= 1;
+        const tampered = [{...arg.blob, ct: ur1.b64uEncode(ct)}, {...arg.blob, epoch: 1},
+          {...arg.blob, sender: {user: bob.user, device: bob.device}}, {...arg.blob, name: "x"}];
+        const failures = [];
+        for (const blob of tampered) {
+          try {
+            await ur1.openMeta(blob, {room: V.room, accepted: W.chain[2], es: W.es[2]});
+            failures.push("opened");
+          } catch (e) { failures.push(e.name); }
+        }
+        return {sealed, opened, refused, failures};""", {"name": name, "nonce": nonce.hex(), "blob": from_python})
     assert made["sealed"] == from_python
     assert made["opened"] == name
     assert ur1.open_meta(made["sealed"], room=vectors()["room"], accepted=chain()[2], es=epoch_secret(2)) == name
     assert "admin" in made["refused"]
+    assert made["failures"] == ["UR1Error"] * 4
