@@ -181,3 +181,24 @@ def test_suspension_closes_the_members_socket(world: dict[str, Any]) -> None:
         assert output["code"] == CLOSE_ACCESS_CHANGED
 
     async_to_sync(scenario)()
+
+
+def test_a_new_room_name_is_announced_without_its_blob(world: dict[str, Any]) -> None:
+    """Members' pages hear that the name changed (and fetch the sealed blob over HTTP); the frame
+    carries the epoch only, and a socket outside the room hears nothing."""
+    from messaging.services import room_meta_set
+
+    p, room, a = world["p"], world["room"], world["a"]
+    blob = a.seal_meta(room.room_id, {"name": "Shift stewards"})
+
+    async def scenario() -> None:
+        mem, out = socket(world["mem_cookie"]), socket(world["out_cookie"])
+        assert (await mem.connect())[0] and (await out.connect())[0]
+        await database_sync_to_async(room_meta_set)(actor=p.organizer, room=room, blob=blob)
+        assert await mem.receive_json_from(timeout=5) == {"type": "meta", "room": str(room.code), "epoch": blob["epoch"]}
+        assert await out.receive_nothing(timeout=0.3)
+        await mem.disconnect()
+        await out.disconnect()
+
+    async_to_sync(scenario)()
+    assert Room.objects.get().meta == blob
