@@ -230,6 +230,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
     data = tmp_path / "server"  # everything the server writes: database, media, keys, logs, Redis files
     data.mkdir()
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    outputs = contextlib.ExitStack()
     database = _Database.create(data)
     live = None
     try:
@@ -239,14 +240,15 @@ def live(tmp_path: Path) -> Iterator[Live]:
         processes["redis"] = subprocess.Popen(
             ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(data), "--dbfilename", "dump.rdb", "--rdbcompression", "no"],
-            stdout=(data / "redis.log").open("wb"), stderr=subprocess.STDOUT)
+            stdout=outputs.enter_context((data / "redis.log").open("wb")), stderr=subprocess.STDOUT)
         for _ in range(100):
             if subprocess.run(["redis-cli", "-p", str(redis_port), "ping"], capture_output=True,
                               check=False).stdout.strip() == b"PONG":
                 break
             time.sleep(0.05)
         processes["monitor"] = subprocess.Popen(["redis-cli", "-p", str(redis_port), "monitor"],
-                                                stdout=(data / "redis-monitor.log").open("wb"), stderr=subprocess.STDOUT)
+                                                stdout=outputs.enter_context((data / "redis-monitor.log").open("wb")),
+                                                stderr=subprocess.STDOUT)
         port = _free_port(DAPHNE_PORTS)
         url = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -266,7 +268,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
         processes["daphne"] = subprocess.Popen(
             [str(BIN / "daphne"), "-v", "2", "--access-log", str(data / "access.log"), "-b", "127.0.0.1",
              "-p", str(port), "union.asgi:application"],
-            cwd=REPO, env=env, stdout=(data / "daphne.log").open("wb"), stderr=subprocess.STDOUT)
+            cwd=REPO, env=env, stdout=outputs.enter_context((data / "daphne.log").open("wb")), stderr=subprocess.STDOUT)
         _wait_until_healthy(url, processes["daphne"], data / "daphne.log")
         live = Live(tmp=data, url=url, env=env, setup=info, redis_port=redis_port, processes=processes,
                     database=database)
@@ -278,6 +280,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
             elif name in processes:
                 processes[name].kill()
                 processes[name].wait(timeout=10)
+        outputs.close()
         database.drop()
 
 
