@@ -442,7 +442,7 @@ def test_the_server_holds_nothing_it_could_read(live: Live) -> None:
                 client.send(code, rid, text)
             text = f"the browser says {canary()}"
             words.append(text)
-            assert js("send", code=code, text=text)["type"] == "ack"
+            assert (ack := js("send", code=code, text=text))["type"] == "ack", ack
             assert js("read", count=4) == words  # relayed through Redis to the page, opened there
             assert c.read(code, rid) == words
 
@@ -468,7 +468,7 @@ def test_the_server_holds_nothing_it_could_read(live: Live) -> None:
             later = [f"after the removal {canary()}", f"the browser, after {canary()}"]
             words += later
             org.send(code, rid, later[0])
-            assert js("send", code=code, text=later[1])["type"] == "ack"
+            assert (ack := js("send", code=code, text=later[1]))["type"] == "ack", ack
             assert js("read", count=6)[-2:] == later
             assert c.read(code, rid, after=4) == later
 
