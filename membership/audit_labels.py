@@ -91,6 +91,7 @@ ACTION_LABELS: dict[str, Any] = {
     "messaging.room_create": _("Room created"),
     "messaging.commit": _("Room membership changed"),
     "messaging.committee_seat": _("Committee seat changed"),
+    "messaging.room_meta": _("Room name changed"),
     "messaging.backup_params": _("Message backup set up"),
     "messaging.retention": _("Old messages removed"),
     # Bargaining

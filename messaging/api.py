@@ -41,6 +41,7 @@ from messaging.schemas import (
     ReadOut,
     RoomCreateIn,
     RoomDetailOut,
+    RoomMeta,
     RoomsOut,
     SeatIn,
     SeatOut,
@@ -127,7 +128,8 @@ def publish_device_list(request: HttpRequest, payload: DeviceListBody) -> Status
 def rooms(request: HttpRequest) -> dict[str, Any]:
     return {"rooms": [{"code": r["room"].code, "room_id": r["room"].room_id, "kind": r["room"].kind,
                        "joined": r["joined"], "unread": r["unread"], "epoch": r["room"].epoch,
-                       "last_seq": r["room"].last_seq if r["joined"] else 0}
+                       "last_seq": r["room"].last_seq if r["joined"] else 0,
+                       "meta": (r["room"].meta or None) if r["joined"] else None}
                       for r in selectors.room_list_for(_user(request))]}
 
 
@@ -146,7 +148,7 @@ def _detail(room: Any) -> dict[str, Any]:
     return {"code": room.code, "room_id": room.room_id, "kind": room.kind, "epoch": room.epoch,
             "head_commit": room.head_commit, "last_seq": room.last_seq, "retention_days": room.retention_days,
             "verified_only": room.verified_only, "admins": sorted(selectors.ur1_user_id(m.user) for m in admins),
-            "pending_add": changes["add"], "pending_remove": changes["remove"]}
+            "pending_add": changes["add"], "pending_remove": changes["remove"], "meta": room.meta or None}
 
 
 @router.get("/rooms/{code}", response=RoomDetailOut, url_name="room")
@@ -180,6 +182,16 @@ def room_commit_post(request: HttpRequest, code: UUID, payload: CommitIn) -> Sta
     saved = services.commit_post(actor=request.user, room=room, body=payload.commit.model_dump(),  # type: ignore[arg-type]
                                  wraps=[w.model_dump() for w in payload.wraps])
     return Status(201, {"epoch": saved.epoch, "commit_id": saved.commit_id})
+
+
+@router.put("/rooms/{code}/meta", response={200: RoomDetailOut, 400: Error, 403: Error, 409: Error},
+            url_name="room_meta")
+def room_meta_put(request: HttpRequest, code: UUID, payload: RoomMeta) -> dict[str, Any]:
+    """An admin's device seals the room's name and topic under K_m of the current epoch."""
+    room = perms.access_room_admin(request.user, code)
+    services.room_meta_set(actor=request.user, room=room, blob=payload.model_dump())  # type: ignore[arg-type]
+    room.refresh_from_db()
+    return _detail(room)
 
 
 @router.get("/rooms/{code}/messages", response=MessagesOut, url_name="room_messages")

@@ -93,7 +93,9 @@ class RoomConsumer(AuthenticatedConsumer):
             return
         try:
             frame = FRAMES.validate_python(json.loads(text_data))
-        except (ValueError, SchemaError):  # json's ValueError or the schema's: never echo the input
+        # json's ValueError, its RecursionError (a frame nested thousands deep) or the schema's error:
+        # one error frame, never the input echoed nor a traceback in the log.
+        except (ValueError, RecursionError, SchemaError):
             await self.error(ERROR_FRAME)
             return
         if isinstance(frame, PingFrame):
@@ -128,6 +130,11 @@ class RoomConsumer(AuthenticatedConsumer):
         """Who should be in the room changed: admins' pages offer the rotation."""
         if self.open and event.get("room") in self.rooms:
             await self.send_json({"type": "pending", "room": event["room"]})
+
+    async def room_meta(self, event: dict[str, Any]) -> None:
+        """An admin sealed a new name: pages fetch the room's detail and open it under K_m."""
+        if self.open and event.get("room") in self.rooms:
+            await self.send_json({"type": "meta", "room": event["room"], "epoch": event["epoch"]})
 
     async def room_commit(self, event: dict[str, Any]) -> None:
         if self.open and event.get("room") in self.rooms:

@@ -40,6 +40,15 @@ def access_room(user: Any, code: Any) -> Room:
     return room
 
 
+def access_room_admin(user: Any, code: Any) -> Room:
+    """A room whose current commit lists the user as an admin: 404 if they cannot read it, 403 if
+    they read it as a plain member."""
+    room = access_room(user, code)
+    if not RoomMember.objects.filter(room=room, user=user, role=RoomMember.Role.ADMIN).exists():
+        raise PermissionDenied
+    return room
+
+
 def access_own_device(user: Any, device_id: str) -> Device:
     """One of the user's own devices, not revoked; anyone else's, or a revoked one, is 404.
 

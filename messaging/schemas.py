@@ -76,6 +76,20 @@ class Envelope(Strict):
     ct: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$", max_length=MAX_ENVELOPE_BYTES)]
 
 
+class RoomMeta(Strict):
+    """The room's name and topic sealed under K_m by an admin's device (messaging/ur1/meta.py)."""
+
+    v: One
+    t: Literal["meta"]
+    suite: Literal["UR1"]
+    room: B64u16
+    epoch: SafeInt
+    commit: B64u32
+    sender: Sender
+    n: B64u12
+    ct: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$", max_length=6 * 1024)]
+
+
 class CommitMember(Strict):
     user: UserId
     msk: B64u32
@@ -210,6 +224,7 @@ class RoomOut(Schema):
     unread: int
     epoch: int
     last_seq: int
+    meta: RoomMeta | None  # the sealed name, for rooms the user has joined
 
 
 class RoomsOut(Schema):
@@ -228,6 +243,7 @@ class RoomDetailOut(Schema):
     admins: list[str]
     pending_add: list[str]
     pending_remove: list[str]
+    meta: RoomMeta | None
 
 
 class CommitsOut(Schema):

@@ -55,6 +55,7 @@ ERROR_REPLAY = _("This message was already received.")
 ERROR_BACKUP_PARAMS = _("The backup parameters are not allowed.")
 ERROR_BACKUP_ITEM = _("The backup item is not valid.")
 ERROR_BACKUP_VERSION = _("A backup item can only be replaced by a higher version.")
+ERROR_META = _("The room's name must be sealed by one of your admin devices in the room's current epoch.")
 ERROR_ROOM_EXISTS = _("This room exists already.")
 ERROR_SEAT = _("Only a committee room has seats, and only members with an account can take one.")
 
@@ -243,6 +244,36 @@ def commit_post(*, actor: User, room: Room, body: dict[str, Any], wraps: list[An
     for user_id in before ^ set(roles):
         recheck_sockets_on_commit(user_id)
     return saved
+
+
+@transaction.atomic
+def room_meta_set(*, actor: User, room: Room, blob: dict[str, Any]) -> Room:
+    """Keep the room's sealed name and topic (messaging/ur1/meta.py): ciphertext the server cannot read.
+
+    The caller checked that the actor is an admin of the room. The blob must come from one of the
+    actor's devices listed in the current commit, in the current epoch (an older one is stale: 409),
+    so a name set before a removal is replaced by one the removed member cannot read. Audited
+    without the blob.
+    """
+    try:
+        parsed = ur1.parse_meta(blob)
+    except ur1.UR1Error:
+        raise _bad(ERROR_META) from None
+    if parsed.room != room.room_id or parsed.user != ur1_user_id(actor):
+        raise _bad(ERROR_META)
+    room = Room.objects.select_for_update().get(pk=room.pk)
+    if parsed.epoch != room.epoch or ur1.b64u_encode(parsed.commit) != room.head_commit:
+        raise StaleCommit
+    head = _accepted_head(room)
+    member = head.commit.member(parsed.user) if head is not None else None
+    if head is None or member is None or member.role != "admin" or head.commit.device(parsed.user, parsed.device) is None \
+            or not Device.objects.filter(user=actor, device_id=parsed.device, revoked_at=None).exists():
+        raise _bad(ERROR_META)
+    room.meta = blob
+    room.save(update_fields=["meta"])
+    audit_record(actor, "messaging.room_meta", room, local_id=room.local_id, epoch=parsed.epoch)
+    broadcast_on_commit(room_group(room), {"type": "room.meta", "room": str(room.code), "epoch": parsed.epoch})
+    return room
 
 
 # --- messages ----------------------------------------------------------------------------------

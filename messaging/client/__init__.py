@@ -143,3 +143,15 @@ class Account:
         epoch = envelope["epoch"]
         return ur1.open_message(envelope, room=room_id, accepted=state.accepted.get(epoch, state.head),
                                 es=state.secrets[epoch], replay=state.replay)
+
+    def seal_meta(self, room_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The room's name (and topic) sealed under K_m of the current epoch (admins only; messaging/ur1/meta.py)."""
+        state = self.rooms[room_id]
+        assert state.head is not None
+        return ur1.seal_meta(body, es=state.secrets[state.head.commit.epoch], accepted=state.head,
+                             user=self.user_id, device=self.device_id, dsk_seed=self.dsk_seed)
+
+    def open_meta(self, room_id: str, blob: dict[str, Any]) -> dict[str, str]:
+        """The room's name and topic from the blob the server keeps; it must be of the current epoch."""
+        state = self.rooms[room_id]
+        return ur1.open_meta(blob, room=room_id, accepted=state.head, es=state.secrets.get(blob.get("epoch", -1), b""))

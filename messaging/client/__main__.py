@@ -7,6 +7,7 @@
     python -m messaging.client --state me.json rooms
     python -m messaging.client --state me.json open-room --kind local --parent LOCAL_CODE
     python -m messaging.client --state me.json add-pending ROOM_CODE     (an admin: commit the roll's changes)
+    python -m messaging.client --state me.json name ROOM_CODE "name" [--topic "topic"]   (an admin)
     python -m messaging.client --state me.json send ROOM_CODE "text"
     python -m messaging.client --state me.json tail ROOM_CODE [--after N] [--follow]
 
@@ -328,14 +329,37 @@ def cmd_devices(args: argparse.Namespace, state: dict[str, Any]) -> str:
 
 
 def cmd_rooms(args: argparse.Namespace, state: dict[str, Any]) -> str:
-    rooms = session_of(state).api("GET", "/rooms")["rooms"]
-    return "\n".join(f"{r['code']}  {r['kind']:<9}  {'joined' if r['joined'] else 'pending':<7}  "
-                     f"epoch {r['epoch']}  unread {r['unread']}" for r in rooms) or "no rooms"
+    session = session_of(state)
+    account = account_of(state) if "keys" in state else None
+    lines = []
+    for r in session.api("GET", "/rooms")["rooms"]:
+        name = None
+        if r["joined"] and r["meta"] and account is not None:
+            name = room_name(account, sync_room(session, account, r["code"]))
+        lines.append(f"{r['code']}  {r['kind']:<9}  {'joined' if r['joined'] else 'pending':<7}  "
+                     f"epoch {r['epoch']}  unread {r['unread']}" + (f"  {name['name']}" if name else ""))
+    return "\n".join(lines) or "no rooms"
+
+
+def room_name(account: Account, room: dict[str, Any]) -> dict[str, str] | None:
+    """The room's name and topic, if an admin sealed them in the epoch this client holds (synced)."""
+    if not room.get("meta"):
+        return None
+    try:
+        return account.open_meta(room["room_id"], room["meta"])
+    except ur1.UR1Error:
+        return None  # sealed in an older epoch, or not by an admin: no name rather than a wrong one
 
 
 def _commit(session: Session, account: Account, room: dict[str, Any], members: list[tuple[Account | Peer, str]]) -> None:
+    """Commit the next epoch; then seal the room's name again under the new epoch's K_m, so that
+    whoever this commit removed never reads a name given from now on."""
+    name = room_name(account, room) if room["room_id"] in account.rooms else None
     body, wraps, _es = account.make_commit(room["room_id"], members)
     session.api("POST", f"/rooms/{room['code']}/commits", {"commit": body, "wraps": wraps})
+    if name is not None:
+        sync_room(session, account, room["code"])
+        session.api("PUT", f"/rooms/{room['code']}/meta", account.seal_meta(room["room_id"], name))
 
 
 def _peers(session: Session, code: str, users: list[str]) -> list[tuple[Account | Peer, str]]:
@@ -364,6 +388,18 @@ def cmd_add_pending(args: argparse.Namespace, state: dict[str, Any]) -> str:
                                       for p, _r in _peers(session, args.room, keep + room["pending_add"])]
     _commit(session, account, room, members)
     return f"epoch {head.commit.epoch + 1}: {len(members)} members"
+
+
+def cmd_name(args: argparse.Namespace, state: dict[str, Any]) -> str:
+    session, account = session_of(state), account_of(state)
+    room = sync_room(session, account, args.room)
+    body = {"name": args.name, **({"topic": args.topic} if args.topic else {})}
+    try:
+        blob = account.seal_meta(room["room_id"], body)
+    except ur1.UR1Error as error:
+        raise ClientError(f"cannot name this room: {error}") from None
+    session.api("PUT", f"/rooms/{args.room}/meta", blob)
+    return f"named {args.room}"
 
 
 def cmd_send(args: argparse.Namespace, state: dict[str, Any]) -> str:
@@ -415,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     opening.add_argument("--kind", choices=["local", "unit", "grievance", "committee"], required=True)
     opening.add_argument("--parent", required=True)
     sub.add_parser("add-pending").add_argument("room")
+    naming = sub.add_parser("name")
+    naming.add_argument("room")
+    naming.add_argument("name")
+    naming.add_argument("--topic")
     send = sub.add_parser("send")
     send.add_argument("room")
     send.add_argument("text")
@@ -425,8 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     state = load(args.state)
     state["_save"] = lambda: save(args.state, {k: v for k, v in state.items() if k != "_save"})
-    commands = {"login": cmd_login, "enroll": cmd_enroll, "restore": cmd_restore, "devices": cmd_devices, "rooms": cmd_rooms, "open-room": cmd_open_room,
-                "add-pending": cmd_add_pending, "send": cmd_send, "tail": cmd_tail}
+    commands = {"login": cmd_login, "enroll": cmd_enroll, "restore": cmd_restore, "devices": cmd_devices,
+                "rooms": cmd_rooms, "open-room": cmd_open_room, "add-pending": cmd_add_pending, "name": cmd_name,
+                "send": cmd_send, "tail": cmd_tail}
     try:
         out = commands[args.command](args, state)
     except (ClientError, ur1.UR1Error) as error:

@@ -65,6 +65,7 @@ from .message import (
     seal_message,
     unpad,
 )
+from .meta import meta_aad, open_meta, parse_meta, seal_meta
 from .primitives import (
     ED25519_SMALL_ORDER,
     ed25519_public,
@@ -101,9 +102,9 @@ __all__ = [
     "check_old_epoch", "check_params", "commit_id", "commit_tbs", "derive_root", "devlist_tbs", "ed25519_public",
     "ed25519_sign", "ed25519_verify", "encode_body", "fingerprint", "generate_recovery_key", "hpke_open_base",
     "hpke_open_native", "hpke_seal_base", "hpke_seal_native", "key_commitment", "lp", "lst", "make_wrap",
-    "manifest_key", "message_aad", "message_id", "meta_key", "new_params", "normalize_secret", "open_attachment",
-    "open_item", "open_message", "open_wrap", "pad", "parse_commit", "parse_device_list", "parse_qr_payload",
-    "qr_payload", "restore_epoch_secret", "safety_number", "seal_attachment", "seal_item", "seal_message",
+    "manifest_key", "message_aad", "message_id", "meta_aad", "meta_key", "new_params", "normalize_secret", "open_attachment",
+    "open_item", "open_message", "open_meta", "open_wrap", "pad", "parse_commit", "parse_device_list", "parse_meta", "parse_qr_payload",
+    "qr_payload", "restore_epoch_secret", "safety_number", "seal_attachment", "seal_item", "seal_message", "seal_meta",
     "sender_key", "sign_commit", "sign_device_list", "u32", "u64", "unpad", "wrap_info", "x25519_dh",
     "x25519_public",
 ]

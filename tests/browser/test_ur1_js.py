@@ -319,3 +319,42 @@ def test_recovery_key_typed_loosely_gives_the_same_root_in_both_clients(page: An
     assert made["root"] == ur1.derive_root(key, params, recovery_key=True).hex()
     assert made["argon"] == "UR1Error"
     assert len(made["generated"]) == 39 and set(made["generated"].replace("-", "")) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+
+def test_the_sealed_room_name_is_the_same_bytes_in_js_and_python(page: Any) -> None:
+    """messaging/ur1/meta.py and ur1.js's sealMeta/openMeta: with one nonce, the same blob; each opens
+    the other's, and a non-admin's blob is refused by both."""
+    alice = people()["alice"]
+    assert chain()[2].commit.member(alice.user).role == "admin"  # type: ignore[union-attr]
+    name = {"name": "Comité de grève — ✊🏾", "topic": "jeudi"}
+    nonce = bytes(range(12))
+    from_python = ur1.seal_meta(name, es=epoch_secret(2), accepted=chain()[2], user=alice.user,
+                                device=alice.device, dsk_seed=alice.dsk_seed, nonce=nonce)
+    made = run_in_page(page, """
+        const a = W.people.alice;
+        const sealed = await ur1.sealMeta(arg.name, {es: W.es[2], accepted: W.chain[2], user: a.user, device: a.device,
+                                                     dsk: a.dsk, nonce: ur1.fromHex(arg.nonce)});
+        const opened = await ur1.openMeta(arg.blob, {room: V.room, accepted: W.chain[2], es: W.es[2]});
+        const bob = W.people.bob;
+        let refused = "";
+        try {
+          await ur1.sealMeta(arg.name, {es: W.es[2], accepted: W.chain[2], user: bob.user, device: bob.device, dsk: bob.dsk});
+        } catch (e) { refused = e.message; }
+        // Tampered blobs fail closed: a flipped ciphertext bit, another epoch, a non-admin sender, an extra field.
+        const ct = ur1.b64uDecode(arg.blob.ct);
+        ct[7] ^= 1;
+        const tampered = [{...arg.blob, ct: ur1.b64uEncode(ct)}, {...arg.blob, epoch: 1},
+          {...arg.blob, sender: {user: bob.user, device: bob.device}}, {...arg.blob, name: "x"}];
+        const failures = [];
+        for (const blob of tampered) {
+          try {
+            await ur1.openMeta(blob, {room: V.room, accepted: W.chain[2], es: W.es[2]});
+            failures.push("opened");
+          } catch (e) { failures.push(e.name); }
+        }
+        return {sealed, opened, refused, failures};""", {"name": name, "nonce": nonce.hex(), "blob": from_python})
+    assert made["sealed"] == from_python
+    assert made["opened"] == name
+    assert ur1.open_meta(made["sealed"], room=vectors()["room"], accepted=chain()[2], es=epoch_secret(2)) == name
+    assert "admin" in made["refused"]
+    assert made["failures"] == ["UR1Error"] * 4

@@ -2,7 +2,7 @@
 
 The room is the local's room with every persona of the local in its signed commit; the outsider
 (another local) gets 404 like a room that does not exist. Anonymous callers get 401 (a JSON API
-does not redirect to a login page). `room_read` is POST only (405 to a GET, before any
+does not redirect to a login page). `room_read` is POST only and `room_meta` PUT only (405 to a GET, before any
 check, so to everyone); `wraps` needs its
 `device` parameter (400 without it).
 """
@@ -46,6 +46,7 @@ EXPECTATIONS = {
     "messaging_api:room_messages_post": (_room, ROOM_MEMBERS),
     "messaging_api:room_seats": (_room, (405, 405, 405, 405, 405, 405, 405)),
     "messaging_api:room_read": (_room, (405, 405, 405, 405, 405, 405, 405)),
+    "messaging_api:room_meta": (_room, (405, 405, 405, 405, 405, 405, 405)),
     "messaging_api:wraps": (none, (401, 400, 400, 400, 400, 400, 400)),
     "messaging_api:backup_params": (none, ALL_LOGGED_IN),
     "messaging_api:backup_params_put": (none, ALL_LOGGED_IN),

@@ -113,8 +113,12 @@ def test_two_people_talk_through_the_command_line(live: dict[str, Any]) -> None:
     cli(live, "amani", "enroll")
     room = cli(live, "org", "open-room", "--kind", "local", "--parent", live["local"]).split()[-1]
     assert "pending" in cli(live, "amani", "rooms")
+    name = "Night shift " + os.urandom(8).hex()
+    assert cli(live, "org", "name", room, name, "--topic", "Thursdays").strip() == f"named {room}"
+    assert cli(live, "org", "rooms").strip().endswith(name)
     assert "epoch 1: 2 members" in cli(live, "org", "add-pending", room)
-    assert "joined" in cli(live, "amani", "rooms")
+    # The organizer's client sealed the name again under epoch 1's key: the new member reads it.
+    assert "joined" in cli(live, "amani", "rooms") and cli(live, "amani", "rooms").strip().endswith(name)
     canary = "CANARY-" + os.urandom(8).hex()
     assert cli(live, "amani", "send", room, f"hello {canary}").strip() == "sent as 1"
     assert cli(live, "org", "send", room, "welcome").strip() == "sent as 2"
@@ -124,6 +128,7 @@ def test_two_people_talk_through_the_command_line(live: dict[str, Any]) -> None:
     # The server stored and logged ciphertext only.
     assert canary not in live["log"].read_text()
     assert canary.encode() not in (live["tmp"] / "live.sqlite3").read_bytes()
+    assert name not in live["log"].read_text() and name.encode() not in (live["tmp"] / "live.sqlite3").read_bytes()
 
 
 def test_a_new_device_restores_from_the_recovery_key_and_reads_what_was_sent_before(live: dict[str, Any]) -> None:

@@ -73,7 +73,7 @@ def test_messages_are_stored_then_delivered_to_every_member(world: dict[str, Any
     assert list(Message.objects.values_list("seq", flat=True)) == [1]
 
 
-@pytest.mark.parametrize("bad", ["not json", "extra", "wrong_room", "replay", "too_big", "stale", "binary"])
+@pytest.mark.parametrize("bad", ["not json", "extra", "wrong_room", "replay", "too_big", "stale", "binary", "deep"])
 def test_a_bad_frame_gets_an_error_frame_and_changes_nothing(world: dict[str, Any], bad: str) -> None:
     room, b = world["room"], world["b"]
     good = b.seal(room.room_id, {"type": "text", "text": "one"})
@@ -95,6 +95,8 @@ def test_a_bad_frame_gets_an_error_frame_and_changes_nothing(world: dict[str, An
             "wrong_room": json.dumps({**send_frame(room, good), "room": "00000000-0000-4000-8000-000000000000"}),
             "replay": json.dumps(send_frame(room, good)), "stale": json.dumps(send_frame(room, good)),
             "too_big": json.dumps(send_frame(room, {**good, "ct": "A" * (91 * 1024)})), "binary": b"\x00",
+            # Nested past the JSON parser's recursion limit: an error frame, not a crash with a traceback.
+            "deep": "[" * 40000 + "]" * 40000,
         }[bad]
         if isinstance(frame, bytes):
             await mem.send_to(bytes_data=frame)
@@ -179,3 +181,24 @@ def test_suspension_closes_the_members_socket(world: dict[str, Any]) -> None:
         assert output["code"] == CLOSE_ACCESS_CHANGED
 
     async_to_sync(scenario)()
+
+
+def test_a_new_room_name_is_announced_without_its_blob(world: dict[str, Any]) -> None:
+    """Members' pages hear that the name changed (and fetch the sealed blob over HTTP); the frame
+    carries the epoch only, and a socket outside the room hears nothing."""
+    from messaging.services import room_meta_set
+
+    p, room, a = world["p"], world["room"], world["a"]
+    blob = a.seal_meta(room.room_id, {"name": "Shift stewards"})
+
+    async def scenario() -> None:
+        mem, out = socket(world["mem_cookie"]), socket(world["out_cookie"])
+        assert (await mem.connect())[0] and (await out.connect())[0]
+        await database_sync_to_async(room_meta_set)(actor=p.organizer, room=room, blob=blob)
+        assert await mem.receive_json_from(timeout=5) == {"type": "meta", "room": str(room.code), "epoch": blob["epoch"]}
+        assert await out.receive_nothing(timeout=0.3)
+        await mem.disconnect()
+        await out.disconnect()
+
+    async_to_sync(scenario)()
+    assert Room.objects.get().meta == blob

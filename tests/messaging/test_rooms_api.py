@@ -228,3 +228,40 @@ def test_a_grievance_room_holds_the_grievants_and_the_assigned_steward(personas:
     # A steward set back to member no longer belongs in the case's room.
     role_grant(actor=None, user=personas.steward, local=personas.local, role="member")
     assert set(room_entitled_users(room)) == {personas.member}
+
+
+def test_an_admin_seals_the_room_name_and_only_members_read_it(setting: dict[str, Any], personas: Personas) -> None:
+    org, mem, a, b, room = (setting[k] for k in ("org", "mem", "a", "b", "room"))
+    code, rid = room["code"], room["room_id"]
+    name = {"name": "Strike fund " + uuid.uuid4().hex, "topic": "who pays what"}
+    blob = a.seal_meta(rid, name)
+    saved = call(org, "put", f"/rooms/{code}/meta", blob)
+    assert saved.status_code == 200 and saved.json()["meta"] == blob
+    assert name["name"] not in json.dumps(Room.objects.get().meta)
+    # A member reads it under K_m, from the detail and from the room list.
+    assert b.open_meta(rid, call(mem, "get", f"/rooms/{code}").json()["meta"]) == name
+    assert call(mem, "get", "/rooms").json()["rooms"][0]["meta"] == blob
+    # A plain member may not name the room (403), even with a well-formed blob (its client refuses to make one).
+    forged = {**blob, "sender": {"user": b.user_id, "device": b.device_id}}
+    assert call(mem, "put", f"/rooms/{code}/meta", forged).status_code == 403
+    with pytest.raises(ur1.UR1Error):
+        b.seal_meta(rid, name)
+    # An outsider: 404. Bad shapes: 400, without the value echoed. Nothing changed.
+    assert call(login_as(Client(), personas.outsider), "put", f"/rooms/{code}/meta", blob).status_code == 404
+    for bad in ({**blob, "name": name["name"]}, {**blob, "epoch": "1"}, {**blob, "ct": blob["ct"][:-4]},
+                {**blob, "room": new_id16()}, {**blob, "sender": {"user": a.user_id, "device": new_id16()}}):
+        response = call(org, "put", f"/rooms/{code}/meta", bad)
+        assert response.status_code == 400 and name["name"] not in response.content.decode()
+    assert Room.objects.get().meta == blob
+    # After a rotation the old epoch's blob is stale (409) and members refuse it; the admin seals it again.
+    sync(org, a, room)
+    body, wraps, _ = a.make_commit(rid, [(a, "admin"), (b, "member")])
+    assert call(org, "post", f"/rooms/{code}/commits", {"commit": body, "wraps": wraps}).status_code == 201
+    sync(org, a, room)
+    sync(mem, b, room)
+    assert call(org, "put", f"/rooms/{code}/meta", blob).status_code == 409
+    with pytest.raises(ur1.UR1Error):
+        b.open_meta(rid, blob)
+    fresh = a.seal_meta(rid, name)
+    assert call(org, "put", f"/rooms/{code}/meta", fresh).status_code == 200
+    assert b.open_meta(rid, call(mem, "get", f"/rooms/{code}").json()["meta"]) == name

@@ -25,3 +25,10 @@ def test_rooms_keep_no_name_in_clear() -> None:
     columns = {field.name for field in Room._meta.concrete_fields}
     assert not columns & {"name", "title", "topic", "description"}
     assert "meta" in columns  # name and topic, sealed under K_m by a client, if any
+
+
+def test_the_sealed_room_name_is_ciphertext_and_routing_only() -> None:
+    from messaging.schemas import RoomMeta
+
+    assert set(RoomMeta.model_fields) == {"v", "t", "suite", "room", "epoch", "commit", "sender", "n", "ct"}
+    assert RoomMeta.model_config.get("extra") == "forbid"

@@ -871,6 +871,78 @@ export function checkOldEpoch({ senderUser, nextCommit, nextAcceptedAt, received
   return true;
 }
 
+// --- room name and topic under K_m (messaging/ur1/meta.py, the same bytes) ---------------------
+
+const MAX_NAME = 200;
+const MAX_TOPIC = 2000;
+
+export function metaAad(room, epoch, cid, user, device) {
+  return concat(lp("ure2e/v1/meta"), lp(SUITE), lp(room), u64(epoch), lp(cid), lp(user), lp(device));
+}
+
+async function metaSignatureTbs(aad, kc, padded) {
+  return concat(lp("ure2e/v1/meta-sig"), lp(aad), lp(kc), lp(await sha256(padded)));
+}
+
+function checkMetaBody(body) {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new UR1Error("bad room metadata");
+  const keys = Object.keys(body);
+  if (!keys.includes("name") || !keys.every((k) => k === "name" || k === "topic")) throw new UR1Error("bad room metadata");
+  const topic = keys.includes("topic") ? body.topic : "";
+  // Lengths in code points, as Python counts them (a JS string's length counts UTF-16 units).
+  if (typeof body.name !== "string" || typeof topic !== "string" || body.name.length === 0
+    || [...body.name].length > MAX_NAME || [...topic].length > MAX_TOPIC) {
+    throw new UR1Error("bad room metadata");
+  }
+  return keys.includes("topic") ? { name: body.name, topic } : { name: body.name };
+}
+
+// Seal the room's name (and topic) in the commit's epoch: only an admin device of that commit may.
+export async function sealMeta(body, { es, accepted, user, device, dsk, nonce }) {
+  const c = accepted.commit;
+  const member = findMember(c, user);
+  if (!findDevice(c, user, device) || !member || member.role !== "admin") {
+    throw new UR1Error("only an admin device of the epoch sets the room's name");
+  }
+  const n = nonce || randomBytes(12);
+  const aad = metaAad(c.room, c.epoch, accepted.commitId, user, device);
+  const padded = pad(encodeBody(checkMetaBody(body)));
+  const sig = await ed25519Sign(dsk, await metaSignatureTbs(aad, c.kc, padded));
+  const ct = await aeadSeal(await metaKey(es, c.room, c.epoch), n, concat(sig, padded), aad);
+  return { v: 1, t: "meta", suite: SUITE, room: c.room, epoch: c.epoch, commit: b64uEncode(accepted.commitId),
+    sender: { user, device }, n: b64uEncode(n), ct: b64uEncode(ct) };
+}
+
+// The name and topic, if an admin device of this accepted commit sealed them for this room.
+export async function openMeta(obj, { room, accepted, es }) {
+  checkKeys(obj, ["v", "t", "suite", "room", "epoch", "commit", "sender", "n", "ct"]);
+  if (obj.v !== 1 || obj.t !== "meta" || obj.suite !== SUITE) throw new UR1Error("unknown metadata version, type or suite");
+  const sender = checkKeys(obj.sender, ["user", "device"]);
+  const ct = b64uDecode(checkStr(obj.ct));
+  if (!PADDED_SIZES.includes(ct.length - 80) || ct.length - 80 > 4096) throw new UR1Error("bad ciphertext length");
+  const blob = { room: checkId16(obj.room), epoch: checkInt(obj.epoch), commit: b64uDecode(checkStr(obj.commit), 32),
+    user: checkUserId(sender.user), device: checkId16(sender.device), nonce: b64uDecode(checkStr(obj.n), 12) };
+  if (blob.room !== room) throw new UR1Error("metadata for another room");
+  if (!accepted || accepted.commit.room !== blob.room || accepted.commit.epoch !== blob.epoch
+    || !equalBytes(accepted.commitId, blob.commit)) {
+    throw new UR1Error("unknown epoch or epoch fork");
+  }
+  const signer = findDevice(accepted.commit, blob.user, blob.device);
+  const member = findMember(accepted.commit, blob.user);
+  if (!signer || !member || member.role !== "admin") throw new UR1Error("room metadata not from an admin of the epoch");
+  const aad = metaAad(blob.room, blob.epoch, blob.commit, blob.user, blob.device);
+  const plain = await aeadOpen(await metaKey(es, blob.room, blob.epoch), blob.nonce, ct, aad);
+  const padded = plain.slice(64);
+  await ed25519Verify(signer.dsk, await metaSignatureTbs(aad, accepted.commit.kc, padded), plain.slice(0, 64));
+  let body;
+  try {
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(unpad(padded)));
+  } catch {
+    throw new UR1Error("bad room metadata");
+  }
+  return checkMetaBody(body);
+}
+
 // Attachments: 64 KiB chunks, nonce random8 ‖ u32(index), the last chunk flagged final in its AAD.
 const CHUNK = 64 * 1024;
 
