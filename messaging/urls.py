@@ -1,9 +1,14 @@
 """The rooms' pages (mounted at /rooms/). The JSON API is messaging/api.py, the socket consumers.py."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path, re_path
 
-from messaging import views  # noqa: F401  (pages are added here)
+from messaging import views
 
 app_name = "messaging"
 
-urlpatterns: list[object] = []
+urlpatterns: list[object] = [
+    path("safety-number/", views.safety_number, name="safety_number"),
+    path("verify/", views.verify, name="verify"),
+    # A protocol user id (§4.1); the view answers 404 for anyone who shares no room with the viewer.
+    re_path(r"^verify/(?P<user_id>[A-Za-z0-9_-]{1,64})/$", views.verify_person, name="verify_person"),
+]
