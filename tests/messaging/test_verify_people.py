@@ -108,6 +108,9 @@ def test_the_pages_render_for_a_roommate(room: dict[str, Any], personas: Persona
     mine = client.get(reverse("messaging:safety_number")).content.decode()
     assert f'data-user="{ur1_user_id(personas.member)}"' in mine and '<meta name="csrf-token"' in mine
     assert "<script>" not in mine  # modules from static only (CSP script-src 'self')
+    for html in (page, one.content.decode(), mine):
+        assert "{#" not in html and "{%" not in html, "template syntax leaked into the page"
+    assert reverse("messaging:safety_number") in client.get(reverse("account:home")).content.decode()
 
 
 def test_a_person_before_enrolling_has_no_device_list(personas: Personas) -> None:

@@ -1,6 +1,7 @@
 // A QR Code encoder (ISO/IEC 18004) in plain JavaScript, for the safety-number page (spec e2ee.md
-// §4.3: the code carries `ure2e:v1:<user_id>:<b64u(msk_pub)>`). No library: byte mode only,
-// versions 1-10 (up to 271 bytes at level L, 213 at M), the four error-correction levels,
+// §4.3: the code carries `ure2e:v1:<user_id>:<b64u(msk_pub)>`). No library: byte mode only (with
+// a UTF-8 ECI header when the text is not ASCII), versions 1-10 (up to 271 bytes at level L, 213
+// at M), the four error-correction levels,
 // Reed-Solomon over GF(256), and the mask with the lowest penalty (or a forced one, for tests).
 // Rendering is an SVG path of whole modules with a 4-module quiet zone: crisp at any size, prints.
 //
@@ -92,10 +93,14 @@ function dataCapacity(version, ecl) {
   return blocksOf(version, ecl).sizes.reduce((a, b) => a + b, 0);
 }
 
+// Text beyond ASCII is announced as UTF-8 by an ECI header (mode 0111, designator 26): without
+// it, readers guess (ISO 8859-1 by the standard, Shift JIS by some). Tessera's payloads are ASCII.
+const ECI_UTF8_BITS = 12;
+
 // How many bytes byte mode holds at this version and level (4-bit mode, 8- or 16-bit count).
-export function byteCapacity(version, ecl) {
+export function byteCapacity(version, ecl, { eci = false } = {}) {
   const countBits = version < 10 ? 8 : 16;
-  return Math.floor((dataCapacity(version, ecl) * 8 - 4 - countBits) / 8);
+  return Math.floor((dataCapacity(version, ecl) * 8 - (eci ? ECI_UTF8_BITS : 0) - 4 - countBits) / 8);
 }
 
 // Modules left for codewords once the function patterns are placed (ISO 18004 table 1): the whole
@@ -110,12 +115,16 @@ function rawModules(version) {
   return n;
 }
 
-function codewords(bytes, version, ecl) {
+function codewords(bytes, version, ecl, eci) {
   const countBits = version < 10 ? 8 : 16;
   const bits = [];
   const push = (value, length) => {
     for (let i = length - 1; i >= 0; i--) bits.push((value >>> i) & 1);
   };
+  if (eci) {
+    push(0b0111, 4);
+    push(26, 8);
+  }
   push(0b0100, 4);
   push(bytes.length, countBits);
   for (const b of bytes) push(b, 8);
@@ -293,9 +302,10 @@ export function encode(text, { ecl = "M", mask = null, minVersion = 1 } = {}) {
   if (mask !== null && !(Number.isInteger(mask) && mask >= 0 && mask < 8)) throw new QrError("mask must be 0 to 7");
   const bytes = new TextEncoder().encode(String(text));
   let version = Math.max(1, minVersion);
-  while (version <= MAX_VERSION && byteCapacity(version, ecl) < bytes.length) version++;
+  const eci = bytes.some((b) => b > 0x7f);
+  while (version <= MAX_VERSION && byteCapacity(version, ecl, { eci }) < bytes.length) version++;
   if (version > MAX_VERSION) throw new QrError("too long for a QR code of version 10");
-  const words = codewords(bytes, version, ecl);
+  const words = codewords(bytes, version, ecl, eci);
   const build = (m) => {
     const matrix = new Matrix(version);
     matrix.functionPatterns();
