@@ -375,6 +375,16 @@ def test_verifying_a_coworker_by_the_digits_then_after_a_key_change(browsing: Br
         assert warning.is_visible() and warning.get_attribute("role") == "alert"
         assert warning.get_by_role("link", name="Baraka").get_attribute("href") == f"/rooms/verify/{organizer.user_id}/"
         browsing.screenshot("verify-key-changed")
+        # What a room page does with the component: someone it has no name for, and sending paused.
+        shown = page.evaluate("""async (user) => {
+          const { showKeyWarning } = await import("/static/messaging/verify.js");
+          const section = document.querySelector("[data-key-warning]");
+          showKeyWarning(section, [user, "0".repeat(32)], { blocked: true, names: { [user]: "Baraka" } });
+          return [...section.querySelectorAll("li a")].map((a) => [a.textContent, a.getAttribute("href")]);
+        }""", organizer.user_id)
+        assert shown == [["Baraka", f"/rooms/verify/{organizer.user_id}/"],
+                         ["A member whose name this page does not show", f"/rooms/verify/{'0' * 32}/"]]
+        assert warning.get_by_text("Sending is paused in this room until you verify them again.").is_visible()
         members[0]["msk"] = ur1.b64u_encode(renewed.msk)
         assert page.evaluate(SEND_BLOCKED, [coworkers["room"]["code"], members, me]) == [True, True]
         browsing.goto("/rooms/verify/")
