@@ -22,6 +22,7 @@ from ninja.security import django_auth
 
 from messaging import permissions as perms
 from messaging import selectors, services
+from messaging.api_people import router as people_router
 from messaging.models import BackupItem, BackupParams, Commit, Device, Wrap
 from messaging.schemas import (
     BackupItemBody,
@@ -262,3 +263,4 @@ def backup_item_put(request: HttpRequest, payload: BackupItemBody) -> dict[str, 
 
 
 api.add_router("/", router)
+api.add_router("/", people_router)

@@ -86,7 +86,17 @@ class Room(models.Model):
     # Room name and topic, sealed under K_m by a client (§4.12); opaque here, never required.
     meta = models.JSONField(default=dict, blank=True)
     retention_days = models.PositiveIntegerField(default=90)
-    verified_only = models.BooleanField(default=True)
+    # Verified-only (§4.3): while a member's identity key has changed and nobody re-verified it,
+    # browsers refuse to send here (elsewhere they warn). Every kind defaults to it. Local, unit and
+    # committee rooms are the organizing rooms the spec names. Grievance rooms too, by decision:
+    # they hold one worker's case against the employer, the most likely target of a server made
+    # to hand out a false key, and they are small (the grievants and their steward, who talk
+    # anyway), so re-verifying costs one call reading out 60 digits, and keys change rarely
+    # (a new device keeps its key; only losing the recovery key makes a new one). The server
+    # cannot enforce it (trust lives in the browsers): it only carries the flag, in the room's
+    # detail, and browsers keep it once seen (messaging/static/messaging/verify.js).
+    verified_only = models.BooleanField(
+        default=True, help_text=_("Refuse to send while a member's identity key changed and was not re-verified."))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     epoch = models.BigIntegerField(default=-1)  # -1: no genesis commit yet

@@ -7,6 +7,7 @@ current signed commit. Before the genesis commit, only those who may administer 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -15,7 +16,16 @@ from django.http import Http404
 from membership.models import BargainingUnit, Local
 from membership.permissions import local_perms
 from messaging.models import Device, Room, RoomMember
-from messaging.selectors import ADMIN_PERMISSION, room_admins_entitled, rooms_entitled_for
+from messaging.selectors import (
+    ADMIN_PERMISSION,
+    room_admins_entitled,
+    rooms_entitled_for,
+    shares_a_room,
+    user_by_ur1_id,
+)
+
+# Tessera's protocol user ids are account codes in hex (selectors.ur1_user_id).
+UR1_USER_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _active(user: Any) -> bool:
@@ -113,3 +123,15 @@ def access_committee_seat(user: Any, code: Any, member_code: Any) -> tuple[Room,
     if member is None:
         raise Http404
     return room, member
+
+
+def access_person(user: Any, user_id: str) -> Any:
+    """Another account by its protocol id (§4.1), if it shares a room with the user: the people
+    whose identity keys the user may look up and verify. The user themself counts. Anyone else,
+    an unknown or malformed id, or a deactivated account: 404, all alike."""
+    if not _active(user) or not UR1_USER_ID.fullmatch(user_id):
+        raise Http404
+    other = user_by_ur1_id(user_id)
+    if other is None or not (other.pk == user.pk or shares_a_room(user, other)):
+        raise Http404
+    return other

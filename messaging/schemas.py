@@ -298,3 +298,22 @@ class SendFrame(Strict):
 
 class PingFrame(Strict):
     type: Literal["ping"]
+
+
+class PersonBrief(Schema):
+    user: str
+    name: str
+
+
+class PeopleOut(Schema):
+    """Everyone who shares a room with the caller (their protocol id and pseudonym)."""
+
+    people: list[PersonBrief]
+
+
+class PersonOut(Schema):
+    """One coworker and their newest signed device list (§4.3), or null before they enrolled."""
+
+    user: str
+    name: str
+    device_list: DeviceListBody | None

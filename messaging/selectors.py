@@ -119,3 +119,35 @@ def latest_device_lists(user_ids: list[int]) -> list[DeviceList]:
 
 def messages_after(room: Room, after: int, limit: int) -> QuerySet[Message]:
     return room.messages.filter(seq__gt=after).order_by("seq")[:limit]
+
+
+def coworkers_of(user: Any) -> list[dict[str, Any]]:
+    """Everyone who shares a room with the user now, by name: the people the user may verify (§4.3).
+
+    Sharing a room means being in the current signed commit of a room the user may read. The name
+    is the person's pseudonym in the local of one of those rooms (coworkers know each other by
+    pseudonym; the handle stays private). Three queries, whatever the number of rooms and people.
+    """
+    rows = (RoomMember.objects.filter(room__in=rooms_visible_to(user)).exclude(user=user)
+            .order_by("user_id", "room__created_at", "room_id").values_list("user_id", "room__local_id"))
+    local_of: dict[int, int] = {}
+    for user_id, local_id in rows:
+        local_of.setdefault(user_id, local_id)
+    names = {(m.user_id, m.local_id): m.pseudonym for m in Member.objects.filter(
+        user_id__in=local_of, local_id__in=set(local_of.values()), erased_at__isnull=True
+    ).only("user_id", "local_id", "pseudonym")}
+    people = [{"user": u, "id": ur1_user_id(u), "name": names.get((u.pk, local_of[u.pk]), "")}
+              for u in User.objects.filter(pk__in=local_of, is_active=True).only("pk", "code")]
+    return sorted(people, key=lambda p: (p["name"].casefold(), p["id"]))
+
+
+def shares_a_room(user: Any, other: User) -> bool:
+    """Whether `other` is in the current commit of a room the user may read (the user included)."""
+    return RoomMember.objects.filter(room__in=rooms_visible_to(user), user=other).exists()
+
+
+def coworker_name(user: Any, other: User) -> str:
+    """The other person's pseudonym, if they are on the roll of the local of a room they share with the user."""
+    shared = RoomMember.objects.filter(room__in=rooms_visible_to(user), user=other).values("room__local_id")
+    found = Member.objects.filter(user=other, local_id__in=shared, erased_at__isnull=True).only("pseudonym").first()
+    return found.pseudonym if found else ""

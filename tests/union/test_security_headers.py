@@ -167,6 +167,11 @@ ALLOWED: list[tuple[str, str, str]] = [
         r'xmlns(:\w+)?="http://www\.w3\.org/[^"]*"',
         "XML namespace names are identifiers that browsers never fetch",
     ),
+    (
+        "*.js",
+        r'"http://www\.w3\.org/2000/svg"',
+        "the SVG namespace name for document.createElementNS, an identifier browsers never fetch",
+    ),
 ]
 LICENCE_NAME = re.compile(r"(^|[-_.])(LICEN[CS]E|COPYING|NOTICE|OFL|AUTHORS)([-_.]|$)", re.IGNORECASE)
 TEXT_SUFFIXES = {".html", ".txt", ".xml", ".svg", ".css", ".js", ".mjs", ".json", ".webmanifest"}
