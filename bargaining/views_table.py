@@ -75,16 +75,19 @@ def generated_answer(request: AuthedHttpRequest, campaign: Campaign, kind: str, 
     The script sends `Accept: application/json` and follows the progress over the socket; without
     a script, the form's `back` field says which page to return to (a name, never a URL).
     """
-    done = result.status == TaskResultStatus.SUCCESSFUL
+    done, failed = result.status == TaskResultStatus.SUCCESSFUL, result.status == TaskResultStatus.FAILED
     version = result.return_value if done else None
     if "application/json" in request.headers.get("Accept", ""):
-        body: dict[str, Any] = {"kind": kind, "step": "done" if done else "queued", "version": version}
+        step = "done" if done else "failed" if failed else "queued"
+        body: dict[str, Any] = {"kind": kind, "step": step, "version": version}
         if done:
             kept = (latest_document(campaign) if kind == "demands" else latest_agreement(campaign))
             info = _kept_info(campaign, kind, kept) or {}
             body.update(download=info.get("download", ""), preview=info.get("preview", ""))
-        return JsonResponse(body, status=200 if done else 202)
-    if done:
+        return JsonResponse(body, status=200 if done else 500 if failed else 202)
+    if failed:
+        messages.error(request, _("The document could not be generated. Try again, or reload the page."))
+    elif done:
         text = (_("Document version %(version)s is ready.") if kind == "demands"
                 else _("Tentative agreement version %(version)s is ready."))
         messages.success(request, text % {"version": version})
