@@ -123,12 +123,12 @@ def table_rows(campaign: Campaign) -> list[dict[str, Any]]:
             "demand_id", "number"):
         entries.setdefault(entry.demand_id, []).append(entry)
     statuses: dict[int, DemandStatusChange] = {}
-    for change in DemandStatusChange.objects.filter(demand__campaign=campaign).order_by("created_at", "pk"):
-        statuses[change.demand_id] = change  # the last one stays
-    rows = []
+    for changed in DemandStatusChange.objects.filter(demand__campaign=campaign).order_by("created_at", "pk"):
+        statuses[changed.demand_id] = changed  # the last one stays
+    rows: list[dict[str, Any]] = []
     for demand in demands:
         log = entries.get(demand.pk, [])
-        change = statuses.get(demand.pk)
+        change: DemandStatusChange | None = statuses.get(demand.pk)
         asked, current = (log[0], log[-1]) if log else (None, None)
         rows.append({
             "demand": demand, "tabled": bool(log), "asked": asked, "current": current, "entries": len(log),
@@ -143,7 +143,8 @@ def table_rows(campaign: Campaign) -> list[dict[str, Any]]:
 
 def entries_with_diffs(demand: Demand) -> list[dict[str, Any]]:
     """The article's positions in order, each with the word diff from the one before."""
-    rows, previous = [], None
+    rows: list[dict[str, Any]] = []
+    previous: TableEntry | None = None
     for entry in demand.table_entries.select_related("author__member").order_by("number"):
         rows.append({"entry": entry, "diff": word_diff(previous.text, entry.text) if previous else None})
         previous = entry
