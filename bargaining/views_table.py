@@ -23,6 +23,7 @@ from bargaining.agreement import latest_agreement
 from bargaining.documents import latest_document
 from bargaining.forms_table import EntryForm, StatusForm
 from bargaining.models import Campaign, Demand
+from bargaining.models_table import DemandStatusChange, TableEntry
 from bargaining.permissions import access_campaign, access_demand, can_edit_campaign
 from bargaining.previews import preview_of
 from bargaining.table import (
@@ -133,8 +134,14 @@ def _demand_page(request: AuthedHttpRequest, demand: Demand, *, entry_form: Entr
         "demand": demand, "campaign": demand.campaign, "can_edit": can_edit,
         "entries": entries_with_diffs(demand),
         "changes": demand.status_changes.select_related("entry", "author__member").order_by("-created_at", "-pk"),
-        "entry_form": entry_form or EntryForm(), "status_form": status_form or StatusForm(demand=demand),
+        "entry_form": entry_form or EntryForm(initial={"source": TableEntry.Source.EMPLOYER}),
+        "status_form": status_form or StatusForm(demand=demand, initial={"status": _current_status(demand)}),
     }, status=status)
+
+
+def _current_status(demand: Demand) -> str:
+    change = demand.status_changes.order_by("-created_at", "-pk").first()
+    return change.status if change is not None else DemandStatusChange.Status.OPEN
 
 
 @never_cache

@@ -27,6 +27,16 @@ campaign = campaign_create(actor=neema, local=member.local, name="Contract 2027 
 demand_create(actor=neema, campaign=campaign, title="Paid wellness breaks", category="wellbeing",
               text="One paid **15-minute** break every two hours of review.")
 demand_create(actor=neema, campaign=campaign, title="A living wage", category="pay", text="A wage that pays the rent.")
+# On the table: the employer countered article 1, and it is tentatively agreed.
+from bargaining.models import Campaign
+from bargaining.table import demand_status_set, table_entry_add, table_open
+Campaign.objects.filter(pk=campaign.pk).update(stage="tabled")
+campaign.refresh_from_db()
+table_open(actor=neema, campaign=campaign)
+first = campaign.demands.get(number=1)
+table_entry_add(actor=neema, demand=first, source="employer", note="Session 2",
+                text="One paid 10-minute break every three hours of review.")
+demand_status_set(actor=neema, demand=first, status="tentative")
 print(campaign.code)
 """
 
@@ -81,3 +91,24 @@ def test_the_member_sees_the_progress_and_the_preview_live(people: Callable[...,
     # The PDF the link names is the one the committee made, served to the member.
     response = member.page.request.get(f"{live_tessera.url}{path}documents/1/")
     assert response.status == 200 and response.body().startswith(b"%PDF")
+
+    # The tentative agreement the same way, from the representative's page.
+    agreement = rep.page.locator(".document-card[data-kind=agreement]")
+    agreement.get_by_role("button", name="Generate a new version").click()
+    expect(agreement.get_by_role("status")).to_have_text("Version 1 is ready.", timeout=30_000)
+    expect(agreement.get_by_role("img", name="First page of version 1")).to_be_visible()
+
+    # The member reads the table: what was asked, what is on the table now, the status.
+    member.goto(f"{path}table/")
+    main = member.page.locator("main")
+    expect(main.get_by_role("heading", level=1)).to_have_text("Bargaining table")
+    expect(main).to_contain_text("Status: Tentatively agreed")
+    expect(main.locator(".table-article del").first).to_contain_text("15-minute")
+    expect(main.locator(".table-article ins").first).to_contain_text("10-minute")
+    width = member.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the table page scrolls sideways on a phone: {width} px"
+    member.screenshot("table-member")
+    rep.goto(f"{path}table/")
+    rep.page.get_by_role("link", name="2 positions on the table").click()
+    expect(rep.page.get_by_role("heading", level=2, name="Record a position")).to_be_visible()
+    rep.screenshot("demand-table-representative")
