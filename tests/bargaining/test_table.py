@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from django.utils import translation
 from django.utils.formats import date_format
 
 from bargaining.agreement import agreement_generate, canonical_content, render_agreement_pdf
-from bargaining.models import Campaign, Demand
+from bargaining.models import Campaign, Demand, DemandDocument
 from bargaining.models_table import AgreementDocument, DemandStatusChange, DocumentPreview, TableEntry
 from bargaining.previews import first_page_png
 from bargaining.services import demands_document_generate
@@ -168,6 +169,32 @@ class TestPages:
         response = rep.post(status_url, {"status": "agreed", "entry": foreign.pk})
         assert response.status_code == 400 and b"Select a valid choice" in response.content
         assert TableEntry.objects.count() == 2 and not DemandStatusChange.objects.exists()
+
+    def test_without_a_script_the_button_comes_back_to_the_campaign_page(self, personas: Personas) -> None:
+        campaign = make_campaign(personas)
+        make_demand(personas, campaign)
+        url = reverse("bargaining:campaign_document_generate", kwargs={"code": campaign.code})
+        rep = login_as(Client(), personas.representative)
+        response = rep.post(url, {"back": "campaign"})
+        detail = reverse("bargaining:campaign_detail", kwargs={"code": campaign.code})
+        assert response.status_code == 302 and response["Location"] == detail
+        page = rep.get(detail).content.decode()
+        assert "Document version 1 is ready." in page and "Version 1 (PDF)" in page
+        # "back" names a page, it is never a URL to follow.
+        response = rep.post(url, {"back": "https://example.org/"})
+        assert response["Location"] == reverse("bargaining:campaign_documents", kwargs={"code": campaign.code})
+
+    def test_with_a_worker_the_page_says_to_come_back(self, personas: Personas, settings: Any) -> None:
+        settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+        campaign = make_campaign(personas)
+        make_demand(personas, campaign)
+        url = reverse("bargaining:campaign_document_generate", kwargs={"code": campaign.code})
+        rep = login_as(Client(), personas.representative)
+        answer = rep.post(url, HTTP_ACCEPT="application/json")
+        assert answer.status_code == 202 and answer.json() == {"kind": "demands", "step": "queued", "version": None}
+        page = rep.post(url, {"back": "campaign"}, follow=True).content.decode()
+        assert "being prepared. Reload this page in a moment" in page and "Not generated yet." in page
+        assert not DemandDocument.objects.exists()
 
     def test_tabling_from_the_page_needs_the_stage(self, personas: Personas) -> None:
         campaign = make_campaign(personas)
