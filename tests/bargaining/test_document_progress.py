@@ -77,7 +77,9 @@ def test_a_member_watching_the_campaign_sees_each_step_then_the_version_and_its_
 
     async def scenario() -> None:
         sockets = {name: socket(campaign, header) for name, header in watchers.items()}
-        for communicator in sockets.values():
+        notices = WebsocketCommunicator(application, "/ws/notifications/",
+                                        headers=[(b"origin", ORIGIN), (b"cookie", watchers["representative"].encode())])
+        for communicator in [*sockets.values(), notices]:
             connected, _ = await communicator.connect()
             assert connected
         answer = await database_sync_to_async(generate)(people.representative, campaign)
@@ -96,7 +98,13 @@ def test_a_member_watching_the_campaign_sees_each_step_then_the_version_and_its_
                                               kwargs={"code": campaign.code, "version": 1})
             # Nothing but the declared fields reaches the page.
             assert set(done) <= {"type", "kind", "step", "percent", "version", "download", "preview"}
-        # The requester's "ready" notice also went to every socket of theirs: this one ignores it
+        # The requester hears it on their other pages too, as a notice with a link to the campaign.
+        notice = await notices.receive_json_from(timeout=5)
+        assert notice == {"type": "notify", "kind": "bargaining.document",
+                          "text": "The demands document, version 1, is ready.",
+                          "url": reverse("bargaining:campaign_detail", kwargs={"code": campaign.code})}
+        await notices.disconnect()
+        # That notice also went to every socket of theirs: this one ignores it
         # and stays up (it used to end the socket: no handler for notify.message).
         for communicator in sockets.values():
             await communicator.send_json_to({"type": "ping"})
