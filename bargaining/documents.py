@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -28,21 +29,21 @@ from django.utils.translation import gettext
 
 from bargaining.markup import render_markdown
 from bargaining.models import Campaign, Demand, DemandDocument
+from bargaining.ratification import ratification
 from bargaining.selectors import category_counts_for_campaign
 from union import charts
-from union.pdf import html_to_pdf
+from union.pdf import html_to_pdf, watermark_svg
 
 KIND = "bargaining.demands"
 TEMPLATE = "bargaining/pdf/demands.html"
-# Stages at and after which the members have ratified the demands: no DRAFT watermark from then.
-RATIFIED_STAGES = frozenset({Campaign.Stage.TABLED, Campaign.Stage.NEGOTIATING, Campaign.Stage.TENTATIVE,
-                             Campaign.Stage.CONCLUDED})
 
 
 def canonical_content(campaign: Campaign) -> dict[str, Any]:
     """Everything the document says, as plain data (strings, numbers, lists), in a fixed order."""
     demands = list(campaign.demands.order_by("number"))
     changed = max([d.updated_at for d in demands] + [campaign.created_at])
+    # Ratified means a closed ballot that passed on what is printed (bargaining/ratification.py).
+    votes = ratification(campaign, demands)
     committee = sorted(
         (getattr(getattr(user, "member", None), "pseudonym", "") for user in
          campaign.committee.select_related("member").order_by("pk")),
@@ -53,12 +54,14 @@ def canonical_content(campaign: Campaign) -> dict[str, Any]:
         "campaign": campaign.name,
         "units": sorted(str(unit) for unit in campaign.units.select_related("employer", "client")),
         "language": campaign.language,
-        "ratified": campaign.stage in RATIFIED_STAGES,
+        "ratified": votes["ratified"],
+        "ratification": votes["set"],
         "date": changed.date().isoformat(),
         "committee": committee,
         "articles": [
             {"number": d.number, "title": d.title, "category": d.category, "text": d.text,
-             "rationale": d.rationale, "priority": d.priority, "cost_estimate": d.cost_estimate}
+             "rationale": d.rationale, "priority": d.priority, "cost_estimate": d.cost_estimate,
+             "ratification": votes["articles"].get(d.number)}
             for d in demands
         ],
         "grievances_by_category": [[row["category__name"], row["cases"]]
@@ -87,8 +90,10 @@ def page_words() -> tuple[str, str, str]:
 
 def render_context(campaign: Campaign, content: dict[str, Any], *, digest: str, version: int) -> dict[str, Any]:
     articles = []
+    votes = {a["number"]: a["ratification"] for a in content["articles"]}
     for demand in campaign.demands.order_by("number"):
         articles.append({
+            "ratification": _dated(votes.get(demand.number)),
             "demand": demand,
             # render_markdown escapes raw HTML and sanitizes (bargaining/markup.py).
             "text_html": mark_safe(render_markdown(demand.text)),  # noqa: S308
@@ -102,18 +107,30 @@ def render_context(campaign: Campaign, content: dict[str, Any], *, digest: str, 
     return {
         "campaign": campaign, "content": content, "digest": digest, "version": version,
         "articles": articles, "figures": figures, "chart": chart, "draft": not content["ratified"],
+        "ratification": _dated(content["ratification"]),
         "date": date.fromisoformat(content["date"]),
         "committee": content["committee"], "page_words": page_words(),
         "footer_hash": gettext("Content SHA-256: {digest}").format(digest=digest),
     }
 
 
-def render_demands_pdf(campaign: Campaign, *, version: int) -> tuple[bytes, str]:
+def _dated(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A ballot result as printed, its closing date as a date (the template formats it)."""
+    if result is None:
+        return None
+    return {**result, "closed_on": date.fromisoformat(result["closed_on"])}
+
+
+def render_demands_pdf(campaign: Campaign, *, version: int,
+                       progress: Callable[[str], None] | None = None) -> tuple[bytes, str]:
     """The PDF (tagged, PDF/UA-1) in the campaign's language, and the content digest printed in it."""
     content = canonical_content(campaign)
     digest = content_digest(content)
     with translation.override(campaign.language):
+        # The watermark is the page's background image, an artifact screen readers skip (union/pdf.py).
+        generated = watermark_svg(gettext("DRAFT")) if not content["ratified"] else None
         pdf = html_to_pdf(TEMPLATE, render_context(campaign, content, digest=digest, version=version),
+                          generated=generated, progress=progress,
                           pdf_variant="pdf/ua-1", pdf_identifier=digest[:32].encode("ascii"))
     return pdf, digest
 

@@ -202,3 +202,10 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return self.receipt
+
+
+# The table log, agreements and previews live in their own module; importing them here registers them.
+from bargaining.models_table import AgreementDocument, DemandStatusChange, DocumentPreview, TableEntry  # noqa: E402
+
+__all__ = ["AgreementDocument", "Ballot", "Campaign", "Demand", "DemandDocument", "DemandRevision",
+           "DemandStatusChange", "DocumentPreview", "Eligibility", "TableEntry", "Vote"]

@@ -8,6 +8,7 @@ Audit details carry codes, ids and counts: never a title or a demand's text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -144,32 +145,35 @@ def demand_update(*, actor: User, demand: Demand, grievances: list[Grievance] | 
 
 
 @transaction.atomic
-def demands_document_generate(*, actor_id: int | None, campaign_id: int) -> DemandDocument:
-    """Render the demands PDF and keep it as the campaign's next document version.
+def demands_document_generate(*, actor_id: int | None, campaign_id: int,
+                              progress: Callable[[str], None] | None = None) -> DemandDocument:
+    """Render the demands PDF and keep it, with its first-page preview, as the next document version.
 
     Unchanged content (same canonical demand set, bargaining/documents.py) is not stored again:
     the latest version is returned, with the same hashes. Ids only, as it runs from a task.
+    `progress`, if given, hears each step ("start", "layout", "write", "store", "preview").
     """
     from bargaining.documents import KIND, canonical_content, content_digest, latest_document, render_demands_pdf
+    from bargaining.previews import preview_store
     from union.documents import document_store
 
+    report = progress or (lambda step: None)
+    report("start")
     campaign = Campaign.objects.select_for_update().select_related("local__union").get(pk=campaign_id)
     latest = latest_document(campaign)
-    if latest is not None and latest.content_sha256 == content_digest(canonical_content(campaign)):
+    content = canonical_content(campaign)
+    if latest is not None and latest.content_sha256 == content_digest(content):
         return latest
     version = (latest.document.version if latest is not None else 0) + 1
-    pdf, digest = render_demands_pdf(campaign, version=version)
+    pdf, digest = render_demands_pdf(campaign, version=version, progress=report)
+    report("store")
     document = document_store(kind=KIND, owner_code=campaign.code, content=pdf, actor_id=actor_id)
     kept = DemandDocument.objects.create(campaign=campaign, document=document, content_sha256=digest,
-                                         ratified=campaign.stage in _ratified())
+                                         ratified=content["ratified"])
+    report("preview")
+    preview_store(document=document, pdf=pdf, actor_id=actor_id)
     actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
     audit_record(actor, "bargaining.document_generate", campaign,
                  local_id=campaign.local_id, version=document.version, sha256=document.sha256,
                  content_sha256=digest)
     return kept
-
-
-def _ratified() -> frozenset[str]:
-    from bargaining.documents import RATIFIED_STAGES
-
-    return RATIFIED_STAGES

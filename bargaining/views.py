@@ -16,7 +16,6 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_tasks import TaskResultStatus
 
 from bargaining.forms import CampaignForm, CompareForm, DemandForm
 from bargaining.markup import field_diffs, render_markdown
@@ -25,6 +24,7 @@ from bargaining.permissions import access_campaign, access_demand, can_create_ca
 from bargaining.selectors import campaigns_visible_to, handled_counts_by_category, linkable_grievances
 from bargaining.services import campaign_create, campaign_update, demand_create, demand_update
 from bargaining.tasks import generate_demands_document
+from bargaining.views_table import documents_panel, generated_answer
 from membership.selectors import locals_where
 from membership.types import AuthedHttpRequest
 from union.documents import document_read
@@ -80,8 +80,9 @@ def _status(form: CampaignForm | DemandForm | CompareForm) -> int:
 @require_GET
 def campaign_detail(request: AuthedHttpRequest, code: str) -> HttpResponse:
     campaign = access_campaign(request.user, code)
+    can_edit = can_edit_campaign(request.user, campaign)
     return render(request, "bargaining/campaign_detail.html", {
-        "campaign": campaign, "can_edit": can_edit_campaign(request.user, campaign),
+        "campaign": campaign, "can_edit": can_edit, **documents_panel(campaign, can_edit=can_edit),
         "units": campaign.units.select_related("employer", "client"),
         "committee": campaign.committee.select_related("member"),
         "demands": campaign.demands.all(),
@@ -219,11 +220,7 @@ def campaign_document_generate(request: AuthedHttpRequest, code: str) -> HttpRes
     # Ids only in the task's arguments (stored in clear by the database backend). With the immediate
     # backend (development, tests) the document exists when this returns.
     result = generate_demands_document.enqueue(campaign_id=campaign.pk, actor_id=request.user.pk)
-    if result.status == TaskResultStatus.SUCCESSFUL:
-        messages.success(request, _("Document version %(version)s is ready.") % {"version": result.return_value})
-    else:
-        messages.info(request, _("The document is being prepared. Reload this page in a moment."))
-    return redirect("bargaining:campaign_documents", code=campaign.code)
+    return generated_answer(request, campaign, "demands", result, fallback="bargaining:campaign_documents")
 
 
 @never_cache

@@ -102,6 +102,10 @@ ACTION_LABELS: dict[str, Any] = {
     "bargaining.document_generate": _("Demands document generated"),
     "bargaining.ballot_open": _("Ratification ballot opened"),
     "bargaining.ballot_close": _("Ratification ballot closed and counted"),
+    "bargaining.table_open": _("Demands recorded as tabled"),
+    "bargaining.table_entry_add": _("Position recorded at the bargaining table"),
+    "bargaining.demand_status_set": _("Status of a demand at the table changed"),
+    "bargaining.agreement_generate": _("Tentative agreement document generated"),
     # Operations
     "data_keys.rotate": _("Encryption keys rotated"),
 }

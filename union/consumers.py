@@ -308,6 +308,13 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
         """A role or a member status changed: re-check now (a subclass may tell the page first)."""
         await self.recheck()
 
+    async def notify_message(self, event: dict[str, Any]) -> None:
+        """A notice for the user's group (union.realtime.notify_user) reaches every socket of the user.
+
+        Only the notifications socket shows it; without this handler any other socket (a room, a
+        campaign page) ended with "No handler for message type notify.message" on the first notice.
+        """
+
 
 class NotificationConsumer(AuthenticatedConsumer):
     """Delivers `notify.message` and `roles.changed` to the user's pages."""

@@ -153,15 +153,16 @@ def test_hostile_demand_text_neither_runs_nor_loads(personas: Personas, tmp_path
     assert b"/Subtype /Image" not in pdf
 
 
-def test_ratified_campaigns_have_no_draft_watermark(personas: Personas, tmp_path: Path) -> None:
+def test_a_tabled_stage_alone_does_not_ratify(personas: Personas, tmp_path: Path) -> None:
+    # Ratified means a closed ballot that passed (tests/bargaining/test_ratification_cover.py), not a stage.
     campaign = campaign_with_articles(personas, 1)
     Campaign.objects.filter(pk=campaign.pk).update(stage=Campaign.Stage.TABLED)
     campaign.refresh_from_db()
     pdf, _digest = render_demands_pdf(campaign, version=1)
     if POPPLER:
         text = pdf_text(pdf, tmp_path, "-raw")
-        assert "DRAFT" not in text and "Ratified by the members" in text
-    assert canonical_content(campaign)["ratified"] is True
+        assert "DRAFT" in text and "Draft: not yet ratified" in text
+    assert canonical_content(campaign)["ratified"] is False
 
 
 class TestDocumentPages:
