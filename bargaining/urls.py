@@ -1,6 +1,6 @@
 """Bargaining URLs (patterns live beside their views)."""
 
-from bargaining import views, views_ballots
+from bargaining import views, views_ballots, views_consult
 
 app_name = "bargaining"
-urlpatterns = [*views.urlpatterns, *views_ballots.urlpatterns]
+urlpatterns = [*views.urlpatterns, *views_ballots.urlpatterns, *views_consult.urlpatterns]
