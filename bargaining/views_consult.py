@@ -56,9 +56,10 @@ def consultation_context(user: Any, demand: Demand) -> dict[str, Any]:
                          "can_edit": mine and not comment.hidden and campaign.stage in svc.OPEN_STAGES})
     endorsement = svc.endorsement_of(user, demand)
     return {
-        "comments": comments, "comment_form": CommentForm(), "hide_form": HideForm(),
+        # Distinct ids: both forms have an "anonymous" box on the same page.
+        "comments": comments, "comment_form": CommentForm(auto_id="comment_%s"),
         "can_moderate": can_moderate_comments(user, campaign), "consultation_open": campaign.stage in svc.OPEN_STAGES,
-        "endorsements": demand.endorsements.count(), "endorsement": endorsement, "endorse_form": EndorseForm(),
+        "endorsements": demand.endorsements.count(), "endorsement": endorsement, "endorse_form": EndorseForm(auto_id="endorse_%s"),
     }
 
 
@@ -249,7 +250,7 @@ def survey_results(request: AuthedHttpRequest, code: str) -> HttpResponse:
         named.sort(key=lambda pair: getattr(getattr(pair[0], "member", None), "pseudonym", ""))
     return render(request, "bargaining/survey_results.html", {
         "survey": survey, "campaign": survey.campaign, "result": result, "closed": closed,
-        "chart": survey_chart(result), "eligible": result.get("eligible") or svc.eligible_respondents(survey.campaign).count(),
+        "chart": survey_chart(result, width=360, label_chars=22), "eligible": result.get("eligible") or svc.eligible_respondents(survey.campaign).count(),
         "named": named, "numbers": numbers,
     })
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from datetime import timedelta
 
@@ -311,6 +312,8 @@ class TestPages:
         assert member.post(reverse("bargaining:endorse", kwargs={"code": demand.code}), {}).status_code == 302
         page = rep.get(reverse("bargaining:demand_detail", kwargs={"code": demand.code})).content.decode()
         assert "Anonymous member" in page and "&lt;b&gt;loudly&lt;/b&gt;" in page and "1 person endorses" in page
+        ids = re.findall(r'\bid="([^"]+)"', page)
+        assert len(ids) == len(set(ids)), "two elements share an id: a label would point at the wrong box"
         assert Member.objects.get(user=personas.member).pseudonym not in page.split('id="comments"')[1].split("</section>")[0]
         comment = Comment.objects.get()
         # A member may not hide; the representative hides with a reason everyone then reads.
