@@ -28,7 +28,7 @@ from bargaining.forms_consult import (
     SurveyAnswerForm,
     SurveyOpenForm,
 )
-from bargaining.models import Demand, Participation, Survey
+from bargaining.models import Demand, Participation, Survey, SurveyAnswer
 from bargaining.permissions import (
     access_campaign,
     access_comment,
@@ -237,21 +237,24 @@ def survey_end(request: AuthedHttpRequest, code: str) -> HttpResponse:
 @require_GET
 def survey_results(request: AuthedHttpRequest, code: str) -> HttpResponse:
     survey = access_survey_results(request.user, code)
+    # A closed survey shows what was counted at the close; an open one is tallied now.
     closed = survey.status == Survey.Status.CLOSED and survey.result is not None
-    result = survey.result if closed else svc.survey_tally(survey)
-    assert result is not None  # noqa: S101  (closed surveys keep theirs; open ones are tallied)
+    result: dict[str, Any] = survey.result if closed and survey.result is not None else svc.survey_tally(survey)
     numbers = sorted(r["number"] for r in result["rows"])
     named = None
     if not survey.anonymous and can_moderate_comments(request.user, survey.campaign):
-        named = []
-        for response in survey.responses.select_related("respondent__member"):
-            values = dict(response.answers.values_list("demand__number", "value"))
-            named.append((response.respondent, [values.get(number, "") for number in numbers]))
+        # Two queries whatever the number of answers: the responses, then all their answers.
+        values: dict[Any, dict[int, int]] = {}
+        for response_id, number, value in SurveyAnswer.objects.filter(response__survey=survey).values_list(
+                "response_id", "demand__number", "value"):
+            values.setdefault(response_id, {})[number] = value
+        named = [(r.respondent, [values.get(r.pk, {}).get(number, "") for number in numbers])
+                 for r in survey.responses.select_related("respondent__member")]
         named.sort(key=lambda pair: getattr(getattr(pair[0], "member", None), "pseudonym", ""))
     return render(request, "bargaining/survey_results.html", {
         "survey": survey, "campaign": survey.campaign, "result": result, "closed": closed,
-        "chart": survey_chart(result, width=360, label_chars=22), "eligible": result.get("eligible") or svc.eligible_respondents(survey.campaign).count(),
-        "named": named, "numbers": numbers,
+        "chart": survey_chart(result, width=360, label_chars=22), "named": named, "numbers": numbers,
+        "eligible": result.get("eligible") or svc.eligible_respondents(survey.campaign).count(),
     })
 
 

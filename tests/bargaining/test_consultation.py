@@ -386,3 +386,25 @@ class TestPages:
         assert not SurveyResponse.objects.exists()
         assert member.post(respond, {"article_1": "2", "article_2": "1", "article_3": "0"}).status_code == 302
         assert svc.survey_tally(survey)["rows"][0]["dots"] == 2
+
+
+@pytest.mark.django_db
+def test_a_named_survey_shows_each_answer_to_the_representatives_only(personas: Personas) -> None:
+    campaign = consultation_campaign(personas)
+    survey = svc.survey_open(actor=personas.representative, campaign=campaign, method="dots", dots=4,
+                             anonymous=False)
+    svc.survey_respond(user=personas.member, survey=survey, values=dots(survey, a1=3, a2=1))
+    svc.survey_respond(user=personas.steward, survey=survey, values=dots(survey, a3=4))
+    results = reverse("bargaining:survey_results", kwargs={"code": survey.code})
+    page = login_as(Client(), personas.representative).get(results).content.decode()
+    pseudonym = Member.objects.get(user=personas.member).pseudonym
+    assert "Answers by member" in page and pseudonym in page
+    row = re.search(rf"<th scope=\"row\">{re.escape(pseudonym)}</th>(.*?)</tr>", page)
+    assert row is not None and re.findall(r"<td>(\d*)</td>", row.group(1)) == ["3", "1", "0"]
+    # The member's own page shows their answer back (a named survey); after the close the members
+    # read the totals, never the table of names.
+    mine = login_as(Client(), personas.member).get(reverse("bargaining:survey_detail", kwargs={"code": survey.code}))
+    assert "Your answer" in mine.content.decode()
+    svc.survey_close(actor=personas.representative, survey=survey)
+    published = login_as(Client(), personas.member).get(results).content.decode()
+    assert "Answers by member" not in published and pseudonym not in published
