@@ -408,3 +408,23 @@ def test_a_named_survey_shows_each_answer_to_the_representatives_only(personas: 
     svc.survey_close(actor=personas.representative, survey=survey)
     published = login_as(Client(), personas.member).get(results).content.decode()
     assert "Answers by member" not in published and pseudonym not in published
+
+
+@pytest.mark.django_db
+def test_the_demand_page_costs_the_same_queries_with_many_comments(personas: Personas) -> None:
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    demand = make_demand(personas, consultation_campaign(personas, 1))
+    member = login_as(Client(), personas.member)
+    url = reverse("bargaining:demand_detail", kwargs={"code": demand.code})
+    svc.comment_add(author=personas.steward, demand=demand, body="one")
+    with CaptureQueriesContext(db) as few:
+        member.get(url)
+    for i in range(12):
+        author = make_member(personas.local)
+        svc.comment_add(author=author, demand=demand, body=f"more {i}", anonymous=bool(i % 2))
+    with CaptureQueriesContext(db) as many:
+        page = member.get(url)
+    assert "more 11" in page.content.decode()
+    assert len(many.captured_queries) == len(few.captured_queries)
