@@ -262,8 +262,8 @@ def survey_open(*, actor: User, campaign: Campaign, method: str, dots: int = 0, 
         raise ValidationError(ERR_DOTS)
     survey = Survey.objects.create(campaign=campaign, method=method, dots=dots, anonymous=anonymous)
     survey.demands.set(demands)
-    audit_record(actor, "bargaining.survey_open", survey, local_id=campaign.local_id, campaign=str(campaign.code),
-                 method=method, dots=dots, anonymous=anonymous, demands=len(demands))
+    audit_record(actor, "bargaining.survey_open", survey, local_id=campaign.local_id, method=method, dots=dots,
+                 anonymous=anonymous, demands=len(demands))
     return survey
 
 

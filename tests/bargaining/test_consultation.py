@@ -428,3 +428,18 @@ def test_the_demand_page_costs_the_same_queries_with_many_comments(personas: Per
         page = member.get(url)
     assert "more 11" in page.content.decode()
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+@pytest.mark.django_db
+def test_the_audit_log_names_consultation_events_in_words(personas: Personas) -> None:
+    campaign = consultation_campaign(personas)
+    survey = svc.survey_open(actor=personas.representative, campaign=campaign, method="dots", dots=7)
+    comment = svc.comment_add(author=personas.member, demand=campaign.demands.first(), body="x", anonymous=True)
+    svc.comment_hide(actor=personas.representative, comment=comment, reason="Off topic")
+    svc.survey_close(actor=personas.representative, survey=survey)
+    page = login_as(Client(), personas.local_admin).get(reverse("audit_log")).content.decode()
+    for words in ("Priorities survey opened", "Method: Dot-voting: spread a number of dots", "Dots: 7",
+                  "Anonymous: yes", "Comment on a demand hidden by a representative",
+                  "Priorities survey closed and counted", "Answers: 0"):
+        assert words in page, words
+    assert "Off topic" not in page and "Other action" not in page
