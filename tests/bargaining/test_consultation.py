@@ -299,6 +299,31 @@ def test_a_survey_answered_twice_at_once_counts_once() -> None:
     assert Participation.objects.filter(survey=survey).count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_endorsing_twice_at_once_leaves_one_or_none() -> None:
+    need(connection.vendor == "postgresql", "needs PostgreSQL (DATABASE_URL): SQLite serializes writers")
+    personas = build_personas()
+    demand = make_demand(personas, consultation_campaign(personas, 1))
+    barrier, results = threading.Barrier(5), []
+
+    def toggle() -> None:
+        try:
+            barrier.wait()
+            results.append(svc.endorsement_toggle(user=personas.member, demand=demand, anonymous=True))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=toggle) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Five toggles in a row (the demand row is locked): on, off, on, off, on.
+    assert sorted(results) == [False, False, True, True, True]
+    assert Endorsement.objects.filter(demand=demand).count() == 1
+
+
 # -- Pages -------------------------------------------------------------------------------------
 
 
