@@ -459,7 +459,7 @@ def test_the_demand_page_costs_the_same_queries_with_many_comments(personas: Per
 def test_the_audit_log_names_consultation_events_in_words(personas: Personas) -> None:
     campaign = consultation_campaign(personas)
     survey = svc.survey_open(actor=personas.representative, campaign=campaign, method="dots", dots=7)
-    comment = svc.comment_add(author=personas.member, demand=campaign.demands.first(), body="x", anonymous=True)
+    comment = svc.comment_add(author=personas.member, demand=campaign.demands.get(number=1), body="x", anonymous=True)
     svc.comment_hide(actor=personas.representative, comment=comment, reason="Off topic")
     svc.survey_close(actor=personas.representative, survey=survey)
     page = login_as(Client(), personas.local_admin).get(reverse("audit_log")).content.decode()
