@@ -24,11 +24,11 @@ from datetime import date
 from typing import Any
 
 from django.utils import translation
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from bargaining.markup import render_markdown
-from bargaining.models import Campaign, Demand, DemandDocument
+from bargaining.models import Campaign, Demand, DemandDocument, Survey
 from bargaining.ratification import ratification
 from bargaining.selectors import category_counts_for_campaign
 from union import charts
@@ -41,14 +41,16 @@ TEMPLATE = "bargaining/pdf/demands.html"
 def canonical_content(campaign: Campaign) -> dict[str, Any]:
     """Everything the document says, as plain data (strings, numbers, lists), in a fixed order."""
     demands = list(campaign.demands.order_by("number"))
-    changed = max([d.updated_at for d in demands] + [campaign.created_at])
+    survey = closed_survey(campaign)
+    changed = max([d.updated_at for d in demands] + [campaign.created_at]
+                  + ([survey.closed_at] if survey is not None and survey.closed_at else []))
     # Ratified means a closed ballot that passed on what is printed (bargaining/ratification.py).
     votes = ratification(campaign, demands)
     committee = sorted(
         (getattr(getattr(user, "member", None), "pseudonym", "") for user in
          campaign.committee.select_related("member").order_by("pk")),
     )
-    return {
+    content: dict[str, Any] = {
         "union": campaign.local.union.name,
         "local": campaign.local.name,
         "campaign": campaign.name,
@@ -67,6 +69,42 @@ def canonical_content(campaign: Campaign) -> dict[str, Any]:
         "grievances_by_category": [[row["category__name"], row["cases"]]
                                    for row in category_counts_for_campaign(campaign)],
     }
+    # Only when there is one, so the documents of campaigns without a survey keep their hash.
+    if survey is not None:
+        content["survey"] = survey_content(survey)
+    return content
+
+
+def closed_survey(campaign: Campaign) -> Survey | None:
+    """The campaign's latest closed priorities survey: its published result goes in the appendix."""
+    return (campaign.surveys.filter(status=Survey.Status.CLOSED, result__isnull=False)
+            .order_by("-closed_at", "-pk").first())
+
+
+def survey_content(survey: Survey) -> dict[str, Any]:
+    """The published result as the document prints it: no ids, numbers as they were counted."""
+    result = survey.result or {}
+    keys = ("number", "title", "points", "mean_rank", "firsts") if survey.method == Survey.Method.RANKING \
+        else ("number", "title", "dots", "backers")
+    return {
+        "method": survey.method, "dots": survey.dots, "anonymous": survey.anonymous,
+        "responses": result.get("responses", 0), "eligible": result.get("eligible", 0),
+        "closed_on": survey.closed_at.date().isoformat() if survey.closed_at else "",
+        "rows": [{key: row.get(key) for key in keys} for row in result.get("rows", [])],
+    }
+
+
+def survey_chart(result: dict[str, Any], *, width: int = 520, label_chars: int = 34) -> SafeString:
+    """A survey's result as horizontal bars: Borda points or dots per demand, most wanted first.
+
+    Decorative for screen readers (union/charts.py): the page and the PDF print the table beside it.
+    """
+    ranking = result["method"] == "ranking"
+    rows = [(gettext("Art. %(number)s %(title)s") % {"number": r["number"], "title": r["title"]},
+             r["points"] if ranking else r["dots"]) for r in result["rows"]]
+    title = gettext("Priorities: Borda points") if ranking else gettext("Priorities: dots")
+    return charts.hbars(rows, title=title, width=width, row=28, label_width=int(width * 0.45),
+                        label_chars=label_chars)
 
 
 def content_digest(content: dict[str, Any]) -> str:
@@ -104,10 +142,13 @@ def render_context(campaign: Campaign, content: dict[str, Any], *, digest: str, 
     figures = [(gettext(name), count) for name, count in content["grievances_by_category"]]
     chart = charts.hbars(figures, title=gettext("Grievances by category"), width=520, row=28,
                          label_width=230, label_chars=34) if figures else ""
+    survey = content.get("survey")
     return {
         "campaign": campaign, "content": content, "digest": digest, "version": version,
         "articles": articles, "figures": figures, "chart": chart, "draft": not content["ratified"],
         "ratification": _dated(content["ratification"]),
+        "survey": survey, "survey_chart": survey_chart(survey) if survey and survey["rows"] else "",
+        "survey_closed_on": date.fromisoformat(survey["closed_on"]) if survey and survey["closed_on"] else None,
         "date": date.fromisoformat(content["date"]),
         "committee": content["committee"], "page_words": page_words(),
         "footer_hash": gettext("Content SHA-256: {digest}").format(digest=digest),

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from grievances.models import Grievance
 from membership.models import BargainingUnit, Local
+from union.fields import EncryptedTextField
 
 
 class Campaign(models.Model):
@@ -204,8 +205,151 @@ class Vote(models.Model):
         return self.receipt
 
 
+class Comment(models.Model):
+    """A comment on a demand by someone who reads its campaign (bargaining/consultation.py).
+
+    The text is encrypted at rest. A named comment keeps its `author`. An anonymous one keeps no
+    author: only `author_tag`, a keyed hash (HMAC, key outside the database) of the comment's own
+    code and its author's id, so that the server can tell its author "this one is yours" (to edit or
+    delete it) while the database alone says nothing about who wrote it. Its time is kept to the
+    hour only. The page says what this does not protect against (someone holding the running server
+    and its keys can recompute the tag for every member).
+    """
+
+    # Random, so the key's order carries no hint of who wrote what after whom.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    demand = models.ForeignKey(Demand, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+")
+    anonymous = models.BooleanField(default=False)
+    author_tag = models.CharField(max_length=64, blank=True, db_index=True)
+    body = EncryptedTextField(_("comment"))
+    created_at = models.DateTimeField(default=timezone.now)
+    edited = models.BooleanField(default=False)
+    hidden = models.BooleanField(default=False)
+    hidden_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+")
+    hidden_reason = EncryptedTextField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "code"]
+        constraints = [
+            # An anonymous comment names nobody; a named one always has its author (until erased).
+            models.CheckConstraint(condition=models.Q(anonymous=False) | models.Q(author__isnull=True),
+                                   name="anonymous_comment_has_no_author"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+class Endorsement(models.Model):
+    """One member's support for a demand: named (`user`) or anonymous (`tag` only, as for comments).
+
+    The tag is a keyed hash of the demand and the member, so one member endorses a demand once
+    either way (unique constraints), and can withdraw, while the database alone names nobody.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    demand = models.ForeignKey(Demand, on_delete=models.CASCADE, related_name="endorsements")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+")
+    tag = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["demand", "tag"], name="one_endorsement_per_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.demand_id}:{self.pk}"
+
+
+class Survey(models.Model):
+    """A priorities survey of a campaign's members: rank the demands, or spread N dots over them.
+
+    One response per member under concurrency: the member's `Participation` row is unique, with no
+    time and no link to the answers. In an anonymous survey the `SurveyResponse` row has no respondent,
+    no time and a random key (like a ballot's votes); in a named one it names the respondent.
+    """
+
+    class Method(models.TextChoices):
+        RANKING = "ranking", _("Ranking: put the demands in order")
+        DOTS = "dots", _("Dot-voting: spread a number of dots")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="surveys")
+    method = models.CharField(_("method"), max_length=8, choices=Method.choices)
+    dots = models.PositiveSmallIntegerField(_("dots for each member"), default=0)
+    anonymous = models.BooleanField(_("anonymous answers"), default=True)
+    # The demands asked about, fixed at the opening (a demand added later is not in this survey).
+    demands = models.ManyToManyField(Demand, related_name="surveys")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Counted at the close; the pages compute live figures while it is open.
+    result = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign"], condition=models.Q(status="open"),
+                                    name="one_open_survey_per_campaign"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+class Participation(models.Model):
+    """That a member has answered a survey: no time, no link to the answers."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="participations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["survey", "user"], name="one_response_per_member")]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id}:{self.user_id}"
+
+
+class SurveyResponse(models.Model):
+    """One member's answers. Anonymous survey: no respondent, no time, a random key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
+    # Only in a named survey; always empty in an anonymous one (a check constraint is not possible
+    # across tables, so the service is the guard and tests/bargaining/test_consultation.py checks it).
+    respondent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+
+    def __str__(self) -> str:
+        return str(self.pk)
+
+
+class SurveyAnswer(models.Model):
+    """One demand's rank (1 = most important) or number of dots in one response."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    response = models.ForeignKey(SurveyResponse, on_delete=models.CASCADE, related_name="answers")
+    demand = models.ForeignKey(Demand, on_delete=models.CASCADE, related_name="+")
+    value = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["response", "demand"], name="one_answer_per_demand")]
+
+    def __str__(self) -> str:
+        return f"{self.response_id}:{self.demand_id}={self.value}"
+
+
 # The table log, agreements and previews live in their own module; importing them here registers them.
 from bargaining.models_table import AgreementDocument, DemandStatusChange, DocumentPreview, TableEntry  # noqa: E402
 
 __all__ = ["AgreementDocument", "Ballot", "Campaign", "Demand", "DemandDocument", "DemandRevision",
-           "DemandStatusChange", "DocumentPreview", "Eligibility", "TableEntry", "Vote"]
+           "DemandStatusChange", "DocumentPreview", "Eligibility", "TableEntry", "Vote",
+           "Comment", "Endorsement", "Participation", "Survey", "SurveyAnswer", "SurveyResponse"]

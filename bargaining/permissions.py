@@ -7,6 +7,11 @@
   one of the campaign's units.
 - Everyone else, other locals included: 404. A reader who asks for an edit page gets 403.
 
+Consultation (comments, endorsements, the priorities survey) follows the campaign: whoever reads
+it comments and endorses; the local's representatives and admins (`draft_demands`) hide comments;
+the campaign's editors open and close surveys; members of the campaign's units answer them; the
+local's representatives and admins follow the results live, every reader sees them after the close.
+
 Rights come from `membership.permissions.local_perms`, which applies the membership-status rule
 (membership/roles.py): a suspended representative edits nothing, whatever the committee says.
 """
@@ -18,7 +23,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from bargaining.models import Ballot, Campaign, Demand
+from bargaining.models import Ballot, Campaign, Comment, Demand, Survey
 from membership.models import Local, Member
 from membership.permissions import local_perms
 from membership.roles import Role
@@ -78,3 +83,47 @@ def access_demand(user: Any, code: Any, *, for_write: bool = False) -> Demand:
     if for_write and not can_edit_campaign(user, demand.campaign):
         raise PermissionDenied
     return demand
+
+
+def can_moderate_comments(user: Any, campaign: Campaign) -> bool:
+    """Representatives and admins of the campaign's local (committee or not) hide and restore comments."""
+    return "draft_demands" in local_perms(user, campaign.local)
+
+
+def access_comment(user: Any, code: Any, *, for_moderation: bool = False) -> Comment:
+    """The comment, as visible as its demand; PermissionDenied for moderation by a non-moderator.
+
+    Editing and deleting are for the author, which the service checks (an anonymous comment's author
+    is known only through its keyed tag, bargaining/consultation.py).
+    """
+    comment = Comment.objects.filter(code=code).select_related("demand__campaign__local").first()
+    if comment is None or not can_read_campaign(user, comment.demand.campaign):
+        raise Http404
+    if for_moderation and not can_moderate_comments(user, comment.demand.campaign):
+        raise PermissionDenied
+    return comment
+
+
+def access_survey(user: Any, code: Any, *, for_write: bool = False) -> Survey:
+    """The survey, with the access of its campaign (as access_ballot)."""
+    survey = Survey.objects.filter(code=code).select_related("campaign__local").first()
+    if survey is None or not can_read_campaign(user, survey.campaign):
+        raise Http404
+    if for_write and not can_edit_campaign(user, survey.campaign):
+        raise PermissionDenied
+    return survey
+
+
+def can_see_survey_results(user: Any, survey: Survey) -> bool:
+    """After the close, every reader; while open, the local's representatives and admins only."""
+    if survey.status == Survey.Status.CLOSED:
+        return can_read_campaign(user, survey.campaign)
+    return "draft_demands" in local_perms(user, survey.campaign.local)
+
+
+def access_survey_results(user: Any, code: Any) -> Survey:
+    """Results hidden from a member while the survey is open answer 404, like a missing page."""
+    survey = access_survey(user, code)
+    if not can_see_survey_results(user, survey):
+        raise Http404
+    return survey

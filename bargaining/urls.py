@@ -1,6 +1,6 @@
 """Bargaining URLs (patterns live beside their views)."""
 
-from bargaining import views, views_ballots, views_table
+from bargaining import views, views_ballots, views_consult, views_table
 
 app_name = "bargaining"
-urlpatterns = [*views.urlpatterns, *views_ballots.urlpatterns, *views_table.urlpatterns]
+urlpatterns = [*views.urlpatterns, *views_ballots.urlpatterns, *views_consult.urlpatterns, *views_table.urlpatterns]

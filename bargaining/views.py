@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
@@ -18,12 +19,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bargaining.forms import CampaignForm, CompareForm, DemandForm
+from bargaining.forms_consult import SurveyOpenForm
 from bargaining.markup import field_diffs, render_markdown
-from bargaining.models import Demand
+from bargaining.models import Campaign, Demand
 from bargaining.permissions import access_campaign, access_demand, can_create_campaign, can_edit_campaign
 from bargaining.selectors import campaigns_visible_to, handled_counts_by_category, linkable_grievances
 from bargaining.services import campaign_create, campaign_update, demand_create, demand_update
 from bargaining.tasks import generate_demands_document
+from bargaining.views_consult import consultation_context
 from bargaining.views_table import documents_panel, generated_answer
 from membership.selectors import locals_where
 from membership.types import AuthedHttpRequest
@@ -85,8 +88,10 @@ def campaign_detail(request: AuthedHttpRequest, code: str) -> HttpResponse:
         "campaign": campaign, "can_edit": can_edit, **documents_panel(campaign, can_edit=can_edit),
         "units": campaign.units.select_related("employer", "client"),
         "committee": campaign.committee.select_related("member"),
-        "demands": campaign.demands.all(),
+        "demands": campaign.demands.annotate(endorsement_count=Count("endorsements")),
         "ballots": campaign.ballots.select_related("demand").order_by("-opened_at"),
+        "surveys": campaign.surveys.order_by("-opened_at"),
+        "survey_form": SurveyOpenForm() if campaign.stage == Campaign.Stage.CONSULTATION else None,
     })
 
 
@@ -150,6 +155,7 @@ def demand_detail(request: AuthedHttpRequest, code: str) -> HttpResponse:
         "cases": demand.grievances.filter(pk__in=linkable_grievances(request.user, demand.campaign).values("pk"))
         .select_related("category").order_by("number") if can_edit else None,
         "revisions": demand.revisions.select_related("author__member").order_by("-number"),
+        **consultation_context(request.user, demand),
     })
 
 

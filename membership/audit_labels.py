@@ -106,6 +106,15 @@ ACTION_LABELS: dict[str, Any] = {
     "bargaining.table_entry_add": _("Position recorded at the bargaining table"),
     "bargaining.demand_status_set": _("Status of a demand at the table changed"),
     "bargaining.agreement_generate": _("Tentative agreement document generated"),
+    "bargaining.comment_add": _("Comment posted on a demand"),
+    "bargaining.comment_edit": _("Comment on a demand edited"),
+    "bargaining.comment_delete": _("Comment on a demand deleted by its author"),
+    "bargaining.comment_hide": _("Comment on a demand hidden by a representative"),
+    "bargaining.comment_restore": _("Hidden comment shown again"),
+    "bargaining.endorsement_add": _("Demand endorsed"),
+    "bargaining.endorsement_withdraw": _("Endorsement of a demand withdrawn"),
+    "bargaining.survey_open": _("Priorities survey opened"),
+    "bargaining.survey_close": _("Priorities survey closed and counted"),
     # Operations
     "data_keys.rotate": _("Encryption keys rotated"),
 }
@@ -127,6 +136,8 @@ TARGET_LABELS: dict[str, Any] = {
     "bargaining.campaign": _("bargaining campaign"),
     "bargaining.demand": _("demand"),
     "bargaining.ballot": _("ballot"),
+    "bargaining.comment": _("comment"),
+    "bargaining.survey": _("priorities survey"),
 }
 
 # Detail keys shown with a label of their own; any other key is humanised ("previous_unit" ->
@@ -174,6 +185,12 @@ KEY_LABELS: dict[str, Any] = {
     "primary": _("primary key"),
     "files": _("files"),
     "missing_files": _("missing files"),
+    "anonymous": _("anonymous"),
+    "method": _("method"),
+    "dots": _("dots"),
+    "demands": _("demands"),
+    "responses": _("answers"),
+    "eligible": _("eligible"),
 }
 HIDDEN_KEYS = frozenset({"local_id", "change", "from", "to"})
 CAUSE_LABELS: dict[str, Any] = {
@@ -292,6 +309,8 @@ def _describe(event: AuditEvent, lookups: _Lookups) -> list[str]:
         elif key == "cause":
             label = CAUSE_LABELS.get(str(value))
             shown = str(label) if label is not None else str(value).replace("_", " ")
+        elif key == "method" and action.startswith("bargaining.survey"):
+            shown = _choice(apps.get_model("bargaining", "Survey").Method, value)
         elif key == "sha256":
             shown = str(value)[:12]
         else:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from bargaining.ballots import ballot_open
+from bargaining.consultation import comment_add, survey_open
+from bargaining.models import Campaign
 from bargaining.services import demands_document_generate
 from tests.bargaining.factories import make_campaign, make_demand
 from tests.base import Personas
@@ -37,8 +39,23 @@ def ballot(p: Personas) -> dict[str, Any]:
     return {"code": ballot_open(actor=p.representative, campaign=make_campaign(p)).code}
 
 
+def comment(p: Personas) -> dict[str, Any]:
+    """A named comment by the member: only its author edits it."""
+    return {"code": comment_add(author=p.member, demand=make_demand(p), body="Agreed.").code}
+
+
+def survey(p: Personas) -> dict[str, Any]:
+    """An open survey: its results are for the local's representatives and admins until the close."""
+    campaign = make_campaign(p)
+    make_demand(p, campaign)
+    make_demand(p, campaign, title="A living wage")
+    Campaign.objects.filter(pk=campaign.pk).update(stage=Campaign.Stage.CONSULTATION)
+    return {"code": survey_open(actor=p.representative, campaign=campaign, method="ranking").code}
+
+
 READ = (302, 200, 200, 404, 200, 200, 404)
 EDIT = (302, 403, 403, 404, 200, 200, 404)
+POST_ONLY = (302, 405, 405, 405, 405, 405, 405)
 #                                          anon member steward organizer rep  admin outsider
 EXPECTATIONS: dict = {
     "bargaining:campaign_list": (none, (302, 200, 200, 200, 200, 200, 200)),
@@ -56,4 +73,15 @@ EXPECTATIONS: dict = {
     "bargaining:ballot_detail": (ballot, READ),
     "bargaining:ballot_vote": (ballot, (302, 405, 405, 405, 405, 405, 405)),  # POST only
     "bargaining:ballot_close": (ballot, (302, 405, 405, 405, 405, 405, 405)),  # POST only
+    "bargaining:comment_add": (demand, POST_ONLY),
+    "bargaining:endorse": (demand, POST_ONLY),
+    "bargaining:comment_edit": (comment, (302, 200, 403, 404, 403, 403, 404)),  # the author only
+    "bargaining:comment_delete": (comment, POST_ONLY),
+    "bargaining:comment_hide": (comment, POST_ONLY),
+    "bargaining:comment_restore": (comment, POST_ONLY),
+    "bargaining:survey_new": (campaign, POST_ONLY),
+    "bargaining:survey_detail": (survey, READ),
+    "bargaining:survey_respond": (survey, POST_ONLY),
+    "bargaining:survey_close": (survey, POST_ONLY),
+    "bargaining:survey_results": (survey, (302, 404, 404, 404, 200, 200, 404)),  # live: officers only
 }

@@ -197,3 +197,55 @@ class TestDocumentPages:
         url = reverse("bargaining:campaign_document_generate", kwargs={"code": campaign.code})
         response = login_as(Client(), personas.representative).post(url, follow=True)
         assert b"Add a demand before generating" in response.content and not DemandDocument.objects.exists()
+
+
+def closed_survey_for(p: Personas, campaign: Campaign, method: str = "ranking") -> None:
+    from bargaining.consultation import survey_close, survey_open, survey_respond
+
+    Campaign.objects.filter(pk=campaign.pk).update(stage=Campaign.Stage.CONSULTATION)
+    survey = survey_open(actor=p.representative, campaign=campaign, method=method, dots=5)
+    ids = [d.pk for d in survey.demands.order_by("number")]
+    if method == "ranking":  # the member puts article 2 first, the steward too
+        survey_respond(user=p.member, survey=survey, values={ids[0]: 2, ids[1]: 1, ids[2]: 3})
+        survey_respond(user=p.steward, survey=survey, values={ids[0]: 3, ids[1]: 1, ids[2]: 2})
+    else:
+        survey_respond(user=p.member, survey=survey, values={ids[0]: 1, ids[1]: 4, ids[2]: 0})
+    survey_close(actor=p.representative, survey=survey)
+
+
+@needs_poppler
+def test_the_appendix_prints_the_survey_results(personas: Personas, tmp_path: Path) -> None:
+    make_case(personas, category="pay")
+    campaign = campaign_with_articles(personas, 3)
+    closed_survey_for(personas, campaign)
+    content = canonical_content(campaign)
+    assert [row["number"] for row in content["survey"]["rows"]] == [2, 1, 3]  # a tie: article order
+    pdf, digest = render_demands_pdf(campaign, version=1)
+    keep(pdf, "demands-survey.pdf")
+    text = pdf_text(pdf, tmp_path)
+    appendix = re.sub(r"\s+", " ", text.split("Appendix: supporting figures")[-1])
+    # Grievances by category stay, then the survey: how many answered, the method, the table.
+    assert "Grievances the local has handled" in appendix and "The members' priorities" in appendix
+    assert "2 of 2 members of the units answered" in appendix and "Borda" in appendix
+    # n = 3: article 2 first twice (2 + 2 points), article 3 (0 + 1), article 1 (1 + 0); mean ranks.
+    assert re.search(r"Article 2\. A living wage 4 1\.00 2", appendix)
+    assert re.search(r"Article 3\. Name the client 1 2\.50 0", appendix)
+    assert re.search(r"Article 1\. Paid wellness breaks 1 2\.50 0", appendix)
+    # The chart is there too (its labels are drawn text: "Art. 2 A living wage").
+    assert "Art. 2 A living wage" in appendix
+    assert f"Content SHA-256: {digest}" in text
+
+
+def test_the_survey_appendix_keeps_the_hash_deterministic(personas: Personas) -> None:
+    campaign = campaign_with_articles(personas, 3)
+    without = content_digest(canonical_content(campaign))
+    assert "survey" not in canonical_content(campaign)  # documents without a survey keep their old hash
+    closed_survey_for(personas, campaign, method="dots")
+    first, digest1 = render_demands_pdf(campaign, version=1)
+    again, digest2 = render_demands_pdf(campaign, version=1)
+    assert first == again and digest1 == digest2 != without
+    assert canonical_content(campaign)["survey"]["rows"][0] == {"number": 2, "title": "A living wage", "dots": 4,
+                                                                "backers": 1}
+    kept = demands_document_generate(actor_id=personas.representative.pk, campaign_id=campaign.pk)
+    assert kept.content_sha256 == digest1
+    assert demands_document_generate(actor_id=personas.representative.pk, campaign_id=campaign.pk).pk == kept.pk

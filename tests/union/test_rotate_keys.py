@@ -55,10 +55,12 @@ CANARY = "CANARY-ROTATION"
 
 def every_kind(p: Personas) -> dict[str, Any]:
     """One of every encrypted kind: fields of each model, evidence on disk, letters, cards, documents."""
+    from bargaining.consultation import comment_add, comment_hide
     from grievances.services import adverse_action_add, event_add, evidence_upload, letter_issue
     from membership.cards import card_document
     from membership.cardtext import ensure_default_card_texts
     from membership.services import card_sign, current_card_text
+    from tests.bargaining.factories import make_demand
     from tests.grievances.factories import make_case
 
     member = Member.objects.get(user=p.member)
@@ -79,6 +81,8 @@ def every_kind(p: Personas) -> dict[str, Any]:
                        description=f"{CANARY} quota")
     evidence = evidence_upload(actor=p.steward, grievance=case, name="log.txt", content=f"{CANARY} evidence\n".encode())
     LetterRequest.objects.create(grievance=case, facts=f"{CANARY} facts", requested_by=p.steward)
+    comment = comment_add(author=p.member, demand=make_demand(p), body=f"{CANARY} comment", anonymous=True)
+    comment_hide(actor=p.representative, comment=comment, reason=f"{CANARY} hidden")
     return {
         "member": member, "card": card, "case": case, "evidence": evidence,
         "letter": letter_issue(actor=p.steward, grievance=case, facts=f"{CANARY} letter"),
@@ -129,6 +133,9 @@ def test_rotation_covers_every_encrypted_field_and_file_then_the_old_key_can_go(
     assert Event.objects.filter(grievance=case, kind="note").get().body == f"{CANARY} note"
     assert AdverseAction.objects.get(grievance=case).description == f"{CANARY} quota"
     assert LetterRequest.objects.get(facts__isnull=False).facts == f"{CANARY} facts"
+    from bargaining.models import Comment
+
+    assert (Comment.objects.get().body, Comment.objects.get().hidden_reason) == (f"{CANARY} comment", f"{CANARY} hidden")
     evidence = Evidence.objects.get(pk=made["evidence"].pk)
     content = evidence_read(actor=personas.steward, evidence=evidence)
     assert content == f"{CANARY} evidence\n".encode() and hashlib.sha256(content).hexdigest() == evidence.sha256
