@@ -2,7 +2,8 @@
 
 It stands on `AuthenticatedConsumer` (union/consumers.py): the session, the officers' second factor,
 roles and member statuses are re-checked by pushed events and the per-process timer, and
-`access_state` adds the set of rooms the user may read now. When that set changes (a commit added
+`access_states` adds the set of rooms the user may read now, for all of a process's room sockets in a
+few queries per re-check. When that set changes (a commit added
 or removed the user, the roll took their right away) the socket closes with CLOSE_ACCESS_CHANGED
 and the page reconnects, fetching everything after its last sequence number over HTTP.
 
@@ -30,7 +31,7 @@ from pydantic import ValidationError as SchemaError
 from messaging.models import MAX_ENVELOPE_BYTES
 from messaging.permissions import access_room
 from messaging.schemas import PingFrame, SendFrame
-from messaging.selectors import rooms_visible_to
+from messaging.selectors import rooms_visible_to_users
 from messaging.services import ERROR_STALE, StaleCommit, message_post, room_group
 from union.consumers import AuthenticatedConsumer
 
@@ -56,7 +57,13 @@ class RoomConsumer(AuthenticatedConsumer):
 
     def access_state(self, user: Any) -> Hashable | None:
         """The rooms the user may read now, as (code, pk) pairs; runs in the database thread."""
-        return frozenset((str(code), pk) for pk, code in rooms_visible_to(user).values_list("pk", "code"))
+        return self.access_states([(self, user)])[0]
+
+    @classmethod
+    def access_states(cls, sockets: list[tuple[Any, Any]]) -> list[Hashable | None]:
+        """The rooms of every socket's user, for all the process's room sockets in a few queries."""
+        rooms = rooms_visible_to_users({user.pk for _consumer, user in sockets})
+        return [rooms.get(user.pk, frozenset()) for _consumer, user in sockets]
 
     async def join(self) -> None:
         assert self.rights is not None
