@@ -24,8 +24,14 @@ def broadcast_now(group: str, event: dict[str, Any]) -> None:
 
 
 def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
-    """Send `event` to `group` once the current transaction commits; never if it rolls back."""
-    transaction.on_commit(lambda: broadcast_now(group, event))
+    """Send `event` to `group` once the current transaction commits; never if it rolls back.
+
+    A failed send (Redis restarting) is logged, not raised: the change is committed already, and
+    failing the request or the socket that made it would only make its client repeat a write that
+    succeeded. What a lost event would have told is found another way: room messages by sequence
+    number over HTTP, access changes by the sockets' periodic re-check.
+    """
+    transaction.on_commit(lambda: broadcast_now(group, event), robust=True)
 
 
 def recheck_sockets_on_commit(user_id: int) -> None:
@@ -60,7 +66,7 @@ def broadcast_many_now(messages: list[tuple[str, dict[str, Any]]]) -> None:
 def broadcast_many_on_commit(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """`broadcast_many_now` once the current transaction commits; never if it rolls back."""
     messages = list(messages)
-    transaction.on_commit(lambda: broadcast_many_now(messages))
+    transaction.on_commit(lambda: broadcast_many_now(messages), robust=True)  # as broadcast_on_commit
 
 
 # A notification's kind names what it is about, so the page can style or group it.
