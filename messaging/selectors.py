@@ -91,9 +91,10 @@ def rooms_visible_to(user: Any) -> QuerySet[Room]:
     return rooms_entitled_for(user).filter(Exists(membership))
 
 
-def rooms_visible_to_users(user_ids: set[int]) -> dict[int, frozenset[tuple[str, int]]]:
+def rooms_visible_to_users(user_ids: set[int], *, codes: set[str] | None = None) -> dict[int, frozenset[tuple[str, int]]]:
     """`rooms_visible_to` for many users at once, for the sockets' periodic re-check: each user's
     rooms as (code, pk) pairs, in at most seven queries whatever the number of users or rooms.
+    With `codes`, only among those rooms (a send asks about one room: two queries for a local's).
 
     The rules are `rooms_entitled_for`'s, applied here to the candidates, the rooms whose current
     commit lists the user (a room the user is in by no commit is not visible anyway).
@@ -101,10 +102,14 @@ def rooms_visible_to_users(user_ids: set[int]) -> dict[int, frozenset[tuple[str,
     """
     if not user_ids:
         return {}
-    candidates = list(RoomMember.objects.filter(user_id__in=user_ids, user__is_active=True).values_list(
+    members = RoomMember.objects.filter(user_id__in=user_ids, user__is_active=True)
+    if codes is not None:
+        members = members.filter(room__code__in=codes)
+    candidates = list(members.values_list(
         "user_id", "room_id", "room__code", "room__kind", "room__local_id", "room__unit_id", "room__grievance_id",
         "room__grievance__steward_id"))
-    standing = list(_standing_members().filter(user_id__in=user_ids).values_list("user_id", "local_id", "unit_id"))
+    standing = list(_standing_members().filter(user_id__in={row[0] for row in candidates}).values_list(
+        "user_id", "local_id", "unit_id")) if candidates else []
     in_local = {(user_id, local_id) for user_id, local_id, _unit in standing}
     in_unit = {(user_id, unit_id) for user_id, _local, unit_id in standing if unit_id is not None}
     grievances = {row[6] for row in candidates if row[3] == Room.Kind.GRIEVANCE}

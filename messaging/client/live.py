@@ -30,7 +30,7 @@ import logging
 import os
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from messaging import ur1
@@ -55,6 +55,7 @@ class Delivered:
     user: str | None  # the sender's protocol id, None when this device could not open it
     body: bytes | None
     via: str  # how its first copy came: "live" (relayed on the socket), "ack" (our own) or "fetch" (HTTP)
+    envelope: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
 @dataclass
@@ -67,18 +68,20 @@ class RoomLink:
     """Follow one room the account is in (its commit accepted and its epoch secret opened)."""
 
     def __init__(self, account: Account, room_id: str, code: str, servers: list[Session], *,
-                 after: int = 0, decrypt: bool = True, on_message: Callable[[Delivered], None] | None = None,
+                 after: int = 0, decrypt: bool = True, keep: bool = True,
+                 on_message: Callable[[Delivered], None] | None = None,
                  backoff_base: float = 0.2, backoff_cap: float = 8.0, poll_seconds: float = 30.0,
                  ack_timeout: float = 10.0, rng: random.Random | None = None) -> None:
         if not servers:
             raise ValueError("at least one server")
         self.account, self.room_id, self.code, self.servers = account, room_id, code, servers
-        self.decrypt, self.on_message = decrypt, on_message
+        self.decrypt, self.keep, self.on_message = decrypt, keep, on_message
         self.backoff_base, self.backoff_cap, self.poll_seconds = backoff_base, backoff_cap, poll_seconds
         self.ack_timeout = ack_timeout
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.last_seq = after
-        self.delivered: list[Delivered] = []
+        self.delivered: list[Delivered] = []  # in order (unless `keep` is False: a benchmark counts instead)
+        self.count = 0
         self.duplicates = 0  # live or fetched copies of numbers already delivered (dropped)
         self.connects = 0
         self.server = 0  # index of the server in use
@@ -118,8 +121,10 @@ class RoomLink:
                 user, body = opened.user, opened.body
             except (ur1.UR1Error, KeyError):
                 logger.info("Message %d cannot be opened on this device.", seq)
-        item = Delivered(seq=seq, user=user, body=body, via=via)
-        self.delivered.append(item)
+        item = Delivered(seq=seq, user=user, body=body, via=via, envelope=envelope)
+        self.count += 1
+        if self.keep:
+            self.delivered.append(item)
         if self.on_message is not None:
             self.on_message(item)
 

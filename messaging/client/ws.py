@@ -39,8 +39,10 @@ def _mask(payload: bytes, key: bytes) -> bytes:
 
 
 class WebSocket:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, max_size: int = MAX_SIZE) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, max_size: int = MAX_SIZE, *,
+                 client: bool = True) -> None:
         self.reader, self.writer, self.max_size = reader, writer, max_size
+        self.masked = client  # a client masks what it sends; a server (bench/rooms.py's bare one) must not
         self.close_code: int | None = None
 
     @classmethod
@@ -118,16 +120,18 @@ class WebSocket:
     async def _send(self, opcode: int, payload: bytes) -> None:
         if self.close_code is not None:
             raise Closed(self.close_code)
-        size = len(payload)
+        size, bit = len(payload), 0x80 if self.masked else 0
         if size < 126:
-            head = bytes([0x80 | opcode, 0x80 | size])
+            head = bytes([0x80 | opcode, bit | size])
         elif size < 1 << 16:
-            head = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack("!H", size)
+            head = bytes([0x80 | opcode, bit | 126]) + struct.pack("!H", size)
         else:
-            head = bytes([0x80 | opcode, 0x80 | 127]) + struct.pack("!Q", size)
-        key = os.urandom(4)
+            head = bytes([0x80 | opcode, bit | 127]) + struct.pack("!Q", size)
+        if self.masked:
+            key = os.urandom(4)
+            head, payload = head + key, _mask(payload, key) if payload else b""
         try:
-            self.writer.write(head + key + (_mask(payload, key) if payload else b""))
+            self.writer.write(head + payload)
             await self.writer.drain()
         except (ConnectionError, OSError):
             self._drop()

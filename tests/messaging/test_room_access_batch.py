@@ -137,24 +137,27 @@ def test_one_tick_costs_the_same_queries_for_one_room_socket_or_twelve(settings:
 
     async def per_tick(how_many: int) -> float:
         communicators = [await open_socket(cookie) for cookie in cookies[:how_many]]
+        await asyncio.sleep(window * 1.5)  # a tick that began while sockets were opening is over
         checks.reset_mock()
         queries.clear()
-        await asyncio.sleep(window * 3.5)
+        await asyncio.sleep(window * 6)
         ticks = checks.call_count
         assert ticks >= 2 and all(len(call.args[0]) == how_many for call in checks.call_args_list)
         spent = len(queries) / ticks
         for communicator in communicators:
             await communicator.disconnect()
+        await asyncio.sleep(window * 1.5)
         return spent
 
     async def scenario() -> None:
         one = await per_tick(1)
         twelve = await per_tick(12)
-        # Sessions, users, the membership hook's two, then the rooms: the same for one or twelve.
-        assert twelve == one <= 6, (one, twelve)
-        # The measure can fail: asked socket by socket, as before the batch, twelve cost more.
+        # Sessions, users, the membership hook's two, then the rooms: the same for one or twelve
+        # (PostgreSQL may add a statement when a connection is opened: hence the slack of one).
+        assert twelve <= one + 1 and twelve <= 7, (one, twelve)
+        # The measure can fail: asked socket by socket, as before the batch, twelve cost eleven more.
         with mock.patch.object(room_consumers.RoomConsumer, "access_states", classmethod(one_by_one)):
-            assert await per_tick(12) > await per_tick(1)
+            assert await per_tick(12) > await per_tick(1) + 5
 
     with mock.patch("union.consumers.check_sessions", checks), connection.execute_wrapper(count):
         async_to_sync(scenario)()
@@ -189,3 +192,25 @@ def test_a_removed_member_loses_the_socket_within_the_window_when_the_event_is_l
 
     async_to_sync(scenario)()
 
+
+
+@pytest.mark.django_db
+def test_posting_is_allowed_exactly_where_reading_is(personas: Personas) -> None:
+    from django.http import Http404
+
+    from messaging.permissions import access_room, access_room_to_post
+
+    p = personas
+    rooms = every_kind(p)
+    Member.objects.filter(user=p.representative).update(status=Member.Status.SUSPENDED)
+    for user in [p.member, p.steward, p.organizer, p.representative, p.local_admin, p.outsider]:
+        for room in rooms:
+            outcomes = []
+            for check in (access_room, access_room_to_post):
+                try:
+                    outcomes.append(check(user, room.code).pk)
+                except Http404:
+                    outcomes.append(None)
+            assert outcomes[0] == outcomes[1], (user, room.kind)
+    with pytest.raises(Http404):
+        access_room_to_post(p.member, "not-a-uuid")
