@@ -205,7 +205,7 @@ def test_posting_is_allowed_exactly_where_reading_is(personas: Personas) -> None
     Member.objects.filter(user=p.representative).update(status=Member.Status.SUSPENDED)
     for user in [p.member, p.steward, p.organizer, p.representative, p.local_admin, p.outsider]:
         for room in rooms:
-            outcomes = []
+            outcomes: list[int | None] = []
             for check in (access_room, access_room_to_post):
                 try:
                     outcomes.append(check(user, room.code).pk)
