@@ -342,6 +342,26 @@ def seal_batch(world: dict[str, Any], senders: int, count: int) -> list[list[dic
              for k in range(count)] for account in world["accounts"][:senders]]
 
 
+def start_profiled(env: dict[str, str], output: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A Daphne under cProfile (its statistics are written when it is stopped)."""
+    from bench.realtime import free_port
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "cProfile", "-o", str(output), "-m", "daphne", "-v", "0", "-b", HOST, "-p", str(port),
+         "union.asgi:application"], cwd=ROOT, start_new_session=True,
+        env={**env, "PYTHONPATH": str(ROOT), "TESSERA_SITE_URL": f"http://{HOST}:{port}"})
+    import socket
+
+    for _ in range(600):
+        with socket.socket() as probe:
+            if probe.connect_ex((HOST, port)) == 0:
+                return process, port
+        time.sleep(0.1)
+    raise RuntimeError("daphne did not start")
+
+
 def start_bare() -> tuple[subprocess.Popen[bytes], int]:
     from bench.realtime import free_port
 
@@ -376,6 +396,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="measure each mode this many times; print medians")
     parser.add_argument("--modes", default="rate,saturation")
     parser.add_argument("--no-pool", action="store_true", help="PostgreSQL: CONN_MAX_AGE=60 instead of the pool")
+    parser.add_argument("--profile", type=Path, help="write each Daphne's cProfile statistics into this directory")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -417,7 +438,10 @@ def main() -> None:
         print(f"seeded in {time.perf_counter() - seeding:.0f} s", flush=True)
         connections.close_all()
         env = dict(os.environ)
-        daphnes = [start_daphne(ROOT, "union.asgi:application", env, str(ROOT)) for _ in range(2)]
+        if args.profile:
+            daphnes = [start_profiled(env, args.profile / f"daphne-{n}.prof") for n in range(2)]
+        else:
+            daphnes = [start_daphne(ROOT, "union.asgi:application", env, str(ROOT)) for _ in range(2)]
         processes += [p for p, _port in daphnes]
         bare, bare_port = start_bare()
         processes.append(bare)
