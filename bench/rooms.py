@@ -107,6 +107,7 @@ class Tally:
         self.sent_at: dict[str, float] = {}
         self.latencies: list[float] = []
         self.received_at: list[float] = []
+        self.acks: list[float] = []  # from the send to the sender's acknowledgement (stored)
 
     def received(self, nonce: str) -> None:
         now = time.perf_counter()
@@ -260,8 +261,9 @@ async def run_mode(side: Side, mode: str, envelopes: list[list[dict[str, Any]]],
     stop_at = started + seconds
 
     async def one(i: int, envelope: dict[str, Any]) -> None:
-        tally.sent_at[envelope["n"]] = time.perf_counter()
+        tally.sent_at[envelope["n"]] = began = time.perf_counter()
         await side.send(i, envelope)
+        tally.acks.append(time.perf_counter() - began)
 
     if mode == "rate":
         total = int(rate * seconds)
@@ -292,7 +294,7 @@ async def run_mode(side: Side, mode: str, envelopes: list[list[dict[str, Any]]],
     window_end = sending_ended if mode == "saturation" else max(tally.received_at, default=sending_ended)
     in_window = sum(1 for t in tally.received_at if t <= window_end)
     p50, p95, p99 = percentiles(tally.latencies)
-    return {"sent": sent, "delivered": 100 * len(tally.latencies) / max(expected, 1), "p50": p50, "p95": p95,
+    return {"ack p50": percentiles(tally.acks)[0], "ack p95": percentiles(tally.acks)[1], "sent": sent, "delivered": 100 * len(tally.latencies) / max(expected, 1), "p50": p50, "p95": p95,
             "p99": p99, "per_second": in_window / max(window_end - started, 1e-9),
             "rss": sum(r for r, _h in rss), "hwm": max((h for _r, h in rss), default=0.0)}
 
@@ -380,7 +382,8 @@ def start_bare() -> tuple[subprocess.Popen[bytes], int]:
 
 def row(label: str, r: dict[str, Any], ratio: str = "") -> str:
     return (f"| {label} | {r['sent']} | {r['delivered']:.1f}% | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} "
-            f"| {r['per_second']:,.0f} | {r['rss']:.0f} ({r['hwm']:.0f}) | {ratio} |")
+            f"| {r['per_second']:,.0f} | {r['ack p50']:.0f} / {r['ack p95']:.0f} | {r['rss']:.0f} ({r['hwm']:.0f}) "
+            f"| {ratio} |")
 
 
 def median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -459,9 +462,9 @@ def main() -> None:
                     results.setdefault((mode, side.name), []).append(result)
                     print(f"round {round_ + 1} {mode:<10} {side.name}: {row('', result)}", flush=True)
         print()
-        print("| mode | server | messages | delivered | p50 ms | p95 ms | p99 ms | deliveries/s | RSS MiB (peak) "
-              "| vs bare |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("| mode | server | messages | delivered | p50 ms | p95 ms | p99 ms | deliveries/s | ack p50 / p95 ms "
+              "| RSS MiB (peak) | vs bare |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for mode in modes:
             ours, base = median_of(results[(mode, tessera.name)]), median_of(results[(mode, baseline.name)])
             label = f"{mode} ({args.rate:g}/s)" if mode == "rate" else mode
