@@ -172,8 +172,9 @@ class TesseraSide(Side):
                 tally.received(item.envelope.get("n", ""))
 
             # One client opens every message (the envelopes are genuine); the others only count.
+            # Clients that hold the history already: they catch up from the room's last number.
             self.links.append(RoomLink(account, world["room_id"], world["code"], sessions, decrypt=i == 0, keep=False,
-                                       on_message=seen, poll_seconds=30.0, ack_timeout=30.0))
+                                       on_message=seen, poll_seconds=30.0, ack_timeout=30.0, after=world["after"]))
         for start in range(0, len(self.links), 25):
             self.tasks += [asyncio.ensure_future(link.run()) for link in self.links[start:start + 25]]
             await asyncio.sleep(0.2)
@@ -431,6 +432,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connections
 
+    from messaging.models import Room
+
     processes: list[subprocess.Popen[bytes]] = []
     try:
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; seeding {args.clients} members ...",
@@ -458,6 +461,7 @@ def main() -> None:
             for mode in modes:
                 for side in (tessera, baseline):
                     batch = seal_batch(world, senders, per_sender)
+                    world["after"] = Room.objects.get(room_id=world["room_id"]).last_seq
                     result = asyncio.run(run_mode(side, mode, batch, args.rate, args.seconds, args.clients))
                     results.setdefault((mode, side.name), []).append(result)
                     print(f"round {round_ + 1} {mode:<10} {side.name}: {row('', result)}", flush=True)

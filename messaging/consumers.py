@@ -18,6 +18,7 @@ key or room name is ever logged (the server has no room name anyway).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Hashable
 from typing import Any
@@ -34,6 +35,7 @@ from messaging.schemas import PingFrame, SendFrame
 from messaging.selectors import rooms_visible_to_users
 from messaging.services import ERROR_STALE, StaleCommit, message_post, room_group
 from union.consumers import AuthenticatedConsumer
+from union.realtime import deferred_broadcasts
 
 # An envelope of at most 90 KiB plus the frame around it.
 MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
@@ -41,6 +43,8 @@ MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
 # a script flooding one socket is refused frame by frame, without closing the page).
 RATE_PER_SECOND = 5.0
 RATE_BURST = 20
+
+logger = logging.getLogger(__name__)
 
 FRAMES: TypeAdapter[SendFrame | PingFrame] = TypeAdapter(SendFrame | PingFrame)
 
@@ -116,7 +120,7 @@ class RoomConsumer(AuthenticatedConsumer):
             await self.error(ERROR_ROOM, frame.ref)
             return
         try:
-            seq = await database_sync_to_async(_post)(self.scope["user"], code, frame.envelope.model_dump())
+            seq, events = await database_sync_to_async(_post)(self.scope["user"], code, frame.envelope.model_dump())
         except StaleCommit:
             await self.error(str(ERROR_STALE), frame.ref)
             return
@@ -126,6 +130,11 @@ class RoomConsumer(AuthenticatedConsumer):
         except ValidationError as failure:
             await self.error(" ".join(failure.messages), frame.ref)
             return
+        for group, event in events:  # the relay, from this loop rather than the database thread
+            try:
+                await self.channel_layer.group_send(group, event)
+            except Exception:  # noqa: BLE001 - stored already: the others catch up by number
+                logger.warning("A room message was stored but could not be relayed.", exc_info=True)
         await self.send_json({"type": "ack", "ref": frame.ref, "room": code, "seq": seq})
 
     async def room_message(self, event: dict[str, Any]) -> None:
@@ -148,10 +157,16 @@ class RoomConsumer(AuthenticatedConsumer):
             await self.send_json({"type": "commit", "room": event["room"], "epoch": event["epoch"]})
 
 
-def _post(user: Any, code: str, envelope: dict[str, Any]) -> int:
-    """One database visit per send: the same access rule as the HTTP API's post, then the service."""
-    room = access_room_to_post(user, code)
-    return message_post(actor=user, room=room, envelope=envelope).seq
+def _post(user: Any, code: str, envelope: dict[str, Any]) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    """One database visit per send: the same access rule as the HTTP API's post, then the service.
+
+    Returns the number and the events the service sent on commit, collected for the consumer to
+    send from the event loop (`deferred_broadcasts`).
+    """
+    with deferred_broadcasts() as events:
+        room = access_room_to_post(user, code)
+        seq = message_post(actor=user, room=room, envelope=envelope).seq
+    return seq, events
 
 
 __all__ = ["RoomConsumer", "room_group"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -17,7 +19,32 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+_deferred = threading.local()
+
+
+@contextlib.contextmanager
+def deferred_broadcasts() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Collect what `broadcast_now` would send from this thread, for the caller to send itself.
+
+    A consumer's database call runs in the process's one database thread; sending from there
+    means waiting for the event loop (async_to_sync), which is busy relaying to hundreds of
+    sockets exactly when a room is busy, and every other socket's database call waits behind it.
+    The consumer sends what was collected from the loop instead, once the call has returned.
+    """
+    queued: list[tuple[str, dict[str, Any]]] = []
+    outer = getattr(_deferred, "queue", None)
+    _deferred.queue = queued
+    try:
+        yield queued
+    finally:
+        _deferred.queue = outer
+
+
 def broadcast_now(group: str, event: dict[str, Any]) -> None:
+    queued = getattr(_deferred, "queue", None)
+    if queued is not None:
+        queued.append((group, event))
+        return
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, event)
