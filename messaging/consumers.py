@@ -2,10 +2,10 @@
 
 It stands on `AuthenticatedConsumer` (union/consumers.py): the session, the officers' second factor,
 roles and member statuses are re-checked by pushed events and the per-process timer, and
-`access_states` adds the set of rooms the user may read now, for all of a process's room sockets in a
-few queries per re-check. When that set changes (a commit added
-or removed the user, the roll took their right away) the socket closes with CLOSE_ACCESS_CHANGED
-and the page reconnects, fetching everything after its last sequence number over HTTP.
+`access_states` adds the set of rooms the user may read now, for all of a process's room sockets
+in a few queries per re-check. When that set changes (a commit added or removed the user, the roll
+took their right away) the socket closes with CLOSE_ACCESS_CHANGED and the page reconnects,
+fetching everything after its last sequence number over HTTP.
 
 Frames are validated by the same declared schemas as the HTTP API (messaging/schemas.py). A frame
 that fails any check (shape, size, rate, room, sender, epoch) gets an error frame and changes
