@@ -404,5 +404,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-else:
+elif __name__ == "realtime":  # imported by Daphne (`realtime:bare_application`), not by bench/rooms.py
     bare_application = _bare_application()

@@ -59,6 +59,29 @@ def locals_where(user: Any, codename: str) -> QuerySet[Local]:
     return granted.filter(pk__in=standing.values("local_id"))
 
 
+def local_perm_pairs(user_ids: set[int], codename: str) -> set[tuple[int, int]]:
+    """`locals_where` for many users at once: every (user id, local id) where the user holds
+    `codename` on the local now, in three queries whatever the number of users (for the sockets'
+    periodic re-check). The same rule: the stored permission, given to the user or to one of their
+    groups, counts only while the user is active and their membership's status allows it.
+    """
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
+
+    if not user_ids:
+        return set()
+    kind = ContentType.objects.get_for_model(Local)
+    found = {(user_id, int(pk)) for user_id, pk in get_user_obj_perms_model()._default_manager.filter(
+        user_id__in=user_ids, user__is_active=True, content_type=kind, permission__content_type=kind,
+        permission__codename=codename).values_list("user_id", "object_pk")}
+    found |= {(user_id, int(pk)) for user_id, pk in get_group_obj_perms_model()._default_manager.filter(
+        group__user__in=user_ids, group__user__is_active=True, content_type=kind, permission__content_type=kind,
+        permission__codename=codename).values_list("group__user", "object_pk")}
+    standing = set(Member.objects.filter(user_id__in={u for u, _l in found}, erased_at__isnull=True,
+                                         status__in=statuses_allowing(codename)).values_list("user_id", "local_id"))
+    return found & standing
+
+
 def users_with_local_perm(local: Local, codename: str) -> QuerySet[User]:
     """Active users who hold `codename` on `local` now (role and membership status both allow it)."""
     from guardian.shortcuts import get_users_with_perms

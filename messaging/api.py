@@ -206,7 +206,7 @@ def room_messages(request: HttpRequest, code: UUID, after: int = Query(0, ge=0),
 
 @router.post("/rooms/{code}/messages", response={201: Sent, 400: Error, 409: Error}, url_name="room_messages_post")
 def room_message_post(request: HttpRequest, code: UUID, payload: Envelope) -> Status[dict[str, Any]]:
-    room = perms.access_room(request.user, code)
+    room = perms.access_room_to_post(request.user, code)
     saved = services.message_post(actor=request.user, room=room, envelope=payload.model_dump())  # type: ignore[arg-type]
     return Status(201, {"seq": saved.seq})
 

@@ -2,9 +2,10 @@
 
 It stands on `AuthenticatedConsumer` (union/consumers.py): the session, the officers' second factor,
 roles and member statuses are re-checked by pushed events and the per-process timer, and
-`access_state` adds the set of rooms the user may read now. When that set changes (a commit added
-or removed the user, the roll took their right away) the socket closes with CLOSE_ACCESS_CHANGED
-and the page reconnects, fetching everything after its last sequence number over HTTP.
+`access_states` adds the set of rooms the user may read now, for all of a process's room sockets
+in a few queries per re-check. When that set changes (a commit added or removed the user, the roll
+took their right away) the socket closes with CLOSE_ACCESS_CHANGED and the page reconnects,
+fetching everything after its last sequence number over HTTP.
 
 Frames are validated by the same declared schemas as the HTTP API (messaging/schemas.py). A frame
 that fails any check (shape, size, rate, room, sender, epoch) gets an error frame and changes
@@ -17,6 +18,7 @@ key or room name is ever logged (the server has no room name anyway).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Hashable
 from typing import Any
@@ -28,11 +30,12 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as SchemaError
 
 from messaging.models import MAX_ENVELOPE_BYTES
-from messaging.permissions import access_room
+from messaging.permissions import access_room_to_post
 from messaging.schemas import PingFrame, SendFrame
-from messaging.selectors import rooms_visible_to
+from messaging.selectors import rooms_visible_to_users
 from messaging.services import ERROR_STALE, StaleCommit, message_post, room_group
 from union.consumers import AuthenticatedConsumer
+from union.realtime import deferred_broadcasts
 
 # An envelope of at most 90 KiB plus the frame around it.
 MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
@@ -40,6 +43,8 @@ MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
 # a script flooding one socket is refused frame by frame, without closing the page).
 RATE_PER_SECOND = 5.0
 RATE_BURST = 20
+
+logger = logging.getLogger(__name__)
 
 FRAMES: TypeAdapter[SendFrame | PingFrame] = TypeAdapter(SendFrame | PingFrame)
 
@@ -56,7 +61,13 @@ class RoomConsumer(AuthenticatedConsumer):
 
     def access_state(self, user: Any) -> Hashable | None:
         """The rooms the user may read now, as (code, pk) pairs; runs in the database thread."""
-        return frozenset((str(code), pk) for pk, code in rooms_visible_to(user).values_list("pk", "code"))
+        return self.access_states([(self, user)])[0]
+
+    @classmethod
+    def access_states(cls, sockets: list[tuple[Any, Any]]) -> list[Hashable | None]:
+        """The rooms of every socket's user, for all the process's room sockets in a few queries."""
+        rooms = rooms_visible_to_users({user.pk for _consumer, user in sockets})
+        return [rooms.get(user.pk, frozenset()) for _consumer, user in sockets]
 
     async def join(self) -> None:
         assert self.rights is not None
@@ -109,7 +120,7 @@ class RoomConsumer(AuthenticatedConsumer):
             await self.error(ERROR_ROOM, frame.ref)
             return
         try:
-            seq = await database_sync_to_async(_post)(self.scope["user"], code, frame.envelope.model_dump())
+            seq, events = await database_sync_to_async(_post)(self.scope["user"], code, frame.envelope.model_dump())
         except StaleCommit:
             await self.error(str(ERROR_STALE), frame.ref)
             return
@@ -119,12 +130,17 @@ class RoomConsumer(AuthenticatedConsumer):
         except ValidationError as failure:
             await self.error(" ".join(failure.messages), frame.ref)
             return
+        for group, event in events:  # the relay, from this loop rather than the database thread
+            try:
+                await self.channel_layer.group_send(group, event)
+            except Exception:  # noqa: BLE001 - stored already: the others catch up by number
+                logger.warning("A room message was stored but could not be relayed.", exc_info=True)
         await self.send_json({"type": "ack", "ref": frame.ref, "room": code, "seq": seq})
 
     async def room_message(self, event: dict[str, Any]) -> None:
+        # The frame comes encoded (messaging.services.message_post): no JSON work per socket.
         if self.open and event.get("room") in self.rooms:
-            await self.send_json({"type": "message", "room": event["room"], "seq": event["seq"],
-                                  "envelope": event["envelope"]})
+            await self.send(text_data=event["frame"])
 
     async def room_pending(self, event: dict[str, Any]) -> None:
         """Who should be in the room changed: admins' pages offer the rotation."""
@@ -141,10 +157,16 @@ class RoomConsumer(AuthenticatedConsumer):
             await self.send_json({"type": "commit", "room": event["room"], "epoch": event["epoch"]})
 
 
-def _post(user: Any, code: str, envelope: dict[str, Any]) -> int:
-    """One database visit per send: the same access rule as the HTTP API, then the service."""
-    room = access_room(user, code)
-    return message_post(actor=user, room=room, envelope=envelope).seq
+def _post(user: Any, code: str, envelope: dict[str, Any]) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    """One database visit per send: the same access rule as the HTTP API's post, then the service.
+
+    Returns the number and the events the service sent on commit, collected for the consumer to
+    send from the event loop (`deferred_broadcasts`).
+    """
+    with deferred_broadcasts() as events:
+        room = access_room_to_post(user, code)
+        seq = message_post(actor=user, room=room, envelope=envelope).seq
+    return seq, events
 
 
 __all__ = ["RoomConsumer", "room_group"]

@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from membership.models import Member, User
 from membership.roles import MEMBER_STATUSES
-from membership.selectors import locals_where, users_with_local_perm
+from membership.selectors import local_perm_pairs, locals_where, users_with_local_perm
 from messaging.models import CommitteeSeat, DeviceList, Message, Room, RoomMember
 
 # Officers who may open and administer a local, unit or committee room: they organize the local.
@@ -89,6 +89,51 @@ def rooms_visible_to(user: Any) -> QuerySet[Room]:
     """Rooms the user may read and write: entitled by the roll AND in the current signed commit."""
     membership = RoomMember.objects.filter(room=OuterRef("pk"), user=user)
     return rooms_entitled_for(user).filter(Exists(membership))
+
+
+def rooms_visible_to_users(user_ids: set[int], *, codes: set[str] | None = None) -> dict[int, frozenset[tuple[str, int]]]:
+    """`rooms_visible_to` for many users at once, for the sockets' periodic re-check: each user's
+    rooms as (code, pk) pairs, in at most seven queries whatever the number of users or rooms.
+    With `codes`, only among those rooms (a send asks about one room: two queries for a local's).
+
+    The rules are `rooms_entitled_for`'s, applied here to the candidates, the rooms whose current
+    commit lists the user (a room the user is in by no commit is not visible anyway).
+    tests/messaging/test_room_access_batch.py checks that both answer the same for every kind.
+    """
+    if not user_ids:
+        return {}
+    members = RoomMember.objects.filter(user_id__in=user_ids, user__is_active=True)
+    if codes is not None:
+        members = members.filter(room__code__in=codes)
+    candidates = list(members.values_list(
+        "user_id", "room_id", "room__code", "room__kind", "room__local_id", "room__unit_id", "room__grievance_id",
+        "room__grievance__steward_id"))
+    standing = list(_standing_members().filter(user_id__in={row[0] for row in candidates}).values_list(
+        "user_id", "local_id", "unit_id")) if candidates else []
+    in_local = {(user_id, local_id) for user_id, local_id, _unit in standing}
+    in_unit = {(user_id, unit_id) for user_id, _local, unit_id in standing if unit_id is not None}
+    grievances = {row[6] for row in candidates if row[3] == Room.Kind.GRIEVANCE}
+    grievant = set(Member.objects.filter(user_id__in=user_ids, erased_at__isnull=True, grievances__in=grievances)
+                   .values_list("user_id", "grievances")) if grievances else set()
+    stewards = {row[0] for row in candidates if row[3] == Room.Kind.GRIEVANCE and row[7] == row[0]}
+    steward_in = local_perm_pairs(stewards, "manage_grievances")
+    committees = {row[1] for row in candidates if row[3] == Room.Kind.COMMITTEE}
+    seated = set(CommitteeSeat.objects.filter(user_id__in=user_ids, room_id__in=committees)
+                 .values_list("user_id", "room_id")) if committees else set()
+    rooms: dict[int, set[tuple[str, int]]] = {user_id: set() for user_id in user_ids}
+    for user_id, room_id, code, kind, local_id, unit_id, grievance_id, steward_id in candidates:
+        if kind == Room.Kind.LOCAL:
+            entitled = (user_id, local_id) in in_local
+        elif kind == Room.Kind.UNIT:
+            entitled = (user_id, unit_id) in in_unit
+        elif kind == Room.Kind.GRIEVANCE:
+            entitled = (user_id, grievance_id) in grievant or (
+                steward_id == user_id and (user_id, local_id) in steward_in)
+        else:
+            entitled = (user_id, local_id) in in_local and (user_id, room_id) in seated
+        if entitled:
+            rooms[user_id].add((str(code), room_id))
+    return {user_id: frozenset(found) for user_id, found in rooms.items()}
 
 
 def room_ids_visible_to(user: Any) -> frozenset[int]:

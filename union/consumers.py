@@ -17,7 +17,8 @@ clients). So the guarantee now rests on two legs:
 The re-check asks the database whether the stored session still logs the user in, as an HTTP
 request would find it, then the hooks named in `TESSERA_SESSION_CHECKS` (the core names no feature
 app; membership adds the officers' second factor and the user's roles and statuses), then the
-subclass's own `access_state()` (a room asks whether the user is still in the room). Each hook
+subclass's own `access_states()`, asked once for all of the process's sockets of that class (a
+room socket asks which rooms its user is still in). Each hook
 answers None to refuse, or a summary of the rights the socket holds; when that summary changes the
 socket closes with CLOSE_ACCESS_CHANGED and the page reconnects under its new rights.
 """
@@ -33,6 +34,7 @@ from functools import lru_cache
 from importlib import import_module
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -134,12 +136,22 @@ def check_sessions(items: list[tuple[str | None, int]]) -> list[tuple[Any, tuple
 
 
 def _rights_of(consumers: list[AuthenticatedConsumer], items: list[tuple[str | None, int]]) -> list[Any]:
-    """Each consumer's rights now (None: refused), in one database visit. Runs in the database thread."""
-    rights: list[Any] = []
-    for consumer, found in zip(consumers, check_sessions(items), strict=True):
-        own = None if found is None else consumer.access_state(found[0])
-        rights.append(None if found is None or own is None else (*found[1], own))
-    return rights
+    """Each consumer's rights now (None: refused), in one database visit. Runs in the database thread.
+
+    The sockets' own rights are asked of each consumer class once for all of its sockets
+    (`access_states`), so a process's re-check costs a fixed number of queries per kind of socket.
+    """
+    found = check_sessions(items)
+    by_class: dict[type[AuthenticatedConsumer], list[tuple[int, AuthenticatedConsumer, Any]]] = {}
+    for position, (consumer, session) in enumerate(zip(consumers, found, strict=True)):
+        if session is not None:
+            by_class.setdefault(type(consumer), []).append((position, consumer, session[0]))
+    own: dict[int, Hashable | None] = {}
+    for cls, sockets in by_class.items():
+        states = cls.access_states([(consumer, user) for _position, consumer, user in sockets])
+        own.update(zip([position for position, _consumer, _user in sockets], states, strict=True))
+    return [None if session is None or own[position] is None else (*session[1], own[position])
+            for position, session in enumerate(found)]
 
 
 class _Watcher:
@@ -208,9 +220,33 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
     session_key: str | None = None
     rights: tuple[Hashable, ...] | None = None
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every handler.
+
+        Channels (4.2 on) hops to a worker thread to close stale database connections before each
+        event and frame: for a room of 250 sockets, 250 thread hops per message, which cost more
+        than all the rest of the fan-out (bench/rooms.py). Here no handler touches the database
+        except through `database_sync_to_async`, which closes old connections before and after
+        each call itself, so the hop bought nothing.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     def access_state(self, user: Any) -> Hashable | None:
         """Rights this socket needs beyond a valid session (None refuses). Runs in the database thread."""
         return True
+
+    @classmethod
+    def access_states(cls, sockets: list[tuple[Any, Any]]) -> list[Hashable | None]:
+        """`access_state` for many (consumer, user) pairs of this class, in order, at once.
+
+        The periodic re-check asks this once per consumer class for all of the process's sockets of
+        that class. The default asks each socket in turn; a subclass whose check reads the database
+        overrides it to answer for all of them in a fixed number of queries (RoomConsumer).
+        """
+        return [consumer.access_state(user) for consumer, user in sockets]
 
     async def _rights_now(self, session_key: str | None, user_id: int) -> Any:
         return (await database_sync_to_async(_rights_of)([self], [(session_key, user_id)]))[0]

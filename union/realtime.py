@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -17,15 +19,46 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+_deferred = threading.local()
+
+
+@contextlib.contextmanager
+def deferred_broadcasts() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Collect what `broadcast_now` would send from this thread, for the caller to send itself.
+
+    A consumer's database call runs in the process's one database thread; sending from there
+    means waiting for the event loop (async_to_sync), which is busy relaying to hundreds of
+    sockets exactly when a room is busy, and every other socket's database call waits behind it.
+    The consumer sends what was collected from the loop instead, once the call has returned.
+    """
+    queued: list[tuple[str, dict[str, Any]]] = []
+    outer = getattr(_deferred, "queue", None)
+    _deferred.queue = queued
+    try:
+        yield queued
+    finally:
+        _deferred.queue = outer
+
+
 def broadcast_now(group: str, event: dict[str, Any]) -> None:
+    queued = getattr(_deferred, "queue", None)
+    if queued is not None:
+        queued.append((group, event))
+        return
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, event)
 
 
 def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
-    """Send `event` to `group` once the current transaction commits; never if it rolls back."""
-    transaction.on_commit(lambda: broadcast_now(group, event))
+    """Send `event` to `group` once the current transaction commits; never if it rolls back.
+
+    A failed send (Redis restarting) is logged, not raised: the change is committed already, and
+    failing the request or the socket that made it would only make its client repeat a write that
+    succeeded. What a lost event would have told is found another way: room messages by sequence
+    number over HTTP, access changes by the sockets' periodic re-check.
+    """
+    transaction.on_commit(lambda: broadcast_now(group, event), robust=True)
 
 
 def recheck_sockets_on_commit(user_id: int) -> None:
@@ -60,7 +93,7 @@ def broadcast_many_now(messages: list[tuple[str, dict[str, Any]]]) -> None:
 def broadcast_many_on_commit(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """`broadcast_many_now` once the current transaction commits; never if it rolls back."""
     messages = list(messages)
-    transaction.on_commit(lambda: broadcast_many_now(messages))
+    transaction.on_commit(lambda: broadcast_many_now(messages), robust=True)  # as broadcast_on_commit
 
 
 # A notification's kind names what it is about, so the page can style or group it.
