@@ -11,9 +11,9 @@ all, follow one local room with the Python client (`messaging.client.live.RoomLi
 each process. Senders send real UR1 envelopes over their sockets; each is stored with its sequence
 number and relayed to every socket in the room.
 
-Baseline: a bare broadcast server in its own process (stdlib asyncio, in this file: `websockets`
-is not a dependency of Tessera): no authentication, no database, no Redis, one process. It
-answers the sender with an ack and writes each frame, encoded once, to every connected client.
+Baseline: a bare `websockets` broadcast server in its own process (`websockets` is a development
+dependency, for this baseline only): no authentication, no database, no Redis, one process. It
+answers the sender with an ack and broadcasts each frame, encoded once, to every connected client.
 The same clients' code (messaging/client/ws.py) reads both.
 
 Two modes, each for Tessera and then the baseline:
@@ -55,44 +55,33 @@ PER_SENDER_INTERVAL = 0.25  # the rooms allow 5 frames a second per socket
 # ------------------------------------------------------------------------------------------
 
 async def serve_bare(port: int) -> None:
-    from messaging.client.ws import Closed, WebSocket
+    """The issue's baseline: a bare `websockets` server that acks the sender and broadcasts each frame,
+    encoded once, with `websockets.broadcast` (buffered writes, no await per client)."""
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+    from websockets.exceptions import ConnectionClosed
 
-    clients: set[WebSocket] = set()
+    clients: set[ServerConnection] = set()
     seq = 0
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(ws: ServerConnection) -> None:
         nonlocal seq
-        import base64
-        import hashlib
-
-        head = await reader.readuntil(b"\r\n\r\n")
-        fields = {k.strip().lower(): v.strip() for k, _, v in
-                  (line.partition(":") for line in head.decode("latin-1").split("\r\n")[1:] if line)}
-        accept = base64.b64encode(hashlib.sha1((fields["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
-                                               .encode(), usedforsecurity=False).digest()).decode()
-        writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Accept: {accept}\r\n\r\n").encode())
-        ws = WebSocket(reader, writer, client=False)
         clients.add(ws)
         try:
-            while True:
-                frame = json.loads(await ws.recv())
+            async for text in ws:
+                frame = json.loads(text)
                 if frame.get("type") != "send":
                     continue
                 seq += 1
                 await ws.send(json.dumps({"type": "ack", "ref": frame["ref"], "room": frame["room"], "seq": seq}))
-                data = json.dumps({"type": "message", "room": frame["room"], "seq": seq,
-                                   "envelope": frame["envelope"]})
-                for other in list(clients):
-                    with contextlib.suppress(Closed):
-                        await other.send(data)
-        except Closed:
+                broadcast(clients, json.dumps({"type": "message", "room": frame["room"], "seq": seq,
+                                               "envelope": frame["envelope"]}))
+        except ConnectionClosed:
             pass
         finally:
             clients.discard(ws)
 
-    server = await asyncio.start_server(handle, HOST, port, backlog=1024)
-    async with server:
+    async with serve(handle, HOST, port, backlog=1024, max_size=2**20, compression=None,
+                     ping_interval=None) as server:
         await server.serve_forever()
 
 
