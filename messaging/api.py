@@ -149,6 +149,7 @@ def _detail(room: Any) -> dict[str, Any]:
     return {"code": room.code, "room_id": room.room_id, "kind": room.kind, "epoch": room.epoch,
             "head_commit": room.head_commit, "last_seq": room.last_seq, "retention_days": room.retention_days,
             "verified_only": room.verified_only, "admins": sorted(selectors.ur1_user_id(m.user) for m in admins),
+            "admins_entitled": sorted(selectors.ur1_user_id(u) for u in selectors.room_admins_entitled(room)),
             "pending_add": changes["add"], "pending_remove": changes["remove"], "meta": room.meta or None}
 
 
@@ -159,12 +160,19 @@ def room_detail(request: HttpRequest, code: UUID) -> dict[str, Any]:
 
 
 @router.get("/rooms/{code}/device-lists", response=DeviceListsOut, url_name="room_device_lists")
-def room_device_lists(request: HttpRequest, code: UUID) -> dict[str, Any]:
+def room_device_lists(request: HttpRequest, code: UUID, history: bool = False) -> dict[str, Any]:
     """The newest device list of everyone in the room or due to join it: what an admin's client
-    needs to build the next commit (each list is signed; the client checks it)."""
+    needs to build the next commit (each list is signed; the client checks it).
+
+    With `history`, every version of the lists of everyone any commit of the room ever listed too:
+    what a client verifying the chain from genesis needs for members who left or devices since
+    revoked. A member already sees those users and keys in the commits themselves.
+    """
     room = perms.access_room(request.user, code)
     ids = set(selectors.room_entitled_users(room).values_list("pk", flat=True))
     ids |= set(room.members.values_list("user_id", flat=True))
+    if history:
+        return {"device_lists": [dl.body for dl in selectors.room_device_list_history(room, ids)]}
     return {"device_lists": [dl.body for dl in selectors.latest_device_lists(sorted(ids))]}
 
 

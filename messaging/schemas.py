@@ -241,6 +241,9 @@ class RoomDetailOut(Schema):
     retention_days: int
     verified_only: bool
     admins: list[str]
+    # Who the roll makes the room's admins (officers of the local, a grievance's steward): an admin's
+    # client gives them the admin role, and everyone else the member role, in the next commit.
+    admins_entitled: list[str]
     pending_add: list[str]
     pending_remove: list[str]
     meta: RoomMeta | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -9,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from membership.models import Member, User
 from membership.roles import MEMBER_STATUSES
 from membership.selectors import local_perm_pairs, locals_where, users_with_local_perm
-from messaging.models import CommitteeSeat, DeviceList, Message, Room, RoomMember
+from messaging.models import Commit, CommitteeSeat, DeviceList, Message, Room, RoomMember
 
 # Officers who may open and administer a local, unit or committee room: they organize the local.
 ADMIN_PERMISSION = "manage_members"
@@ -160,6 +161,35 @@ def latest_device_lists(user_ids: list[int]) -> list[DeviceList]:
     """The newest signed device list of each of these users (who have published one)."""
     newest = DeviceList.objects.filter(user=OuterRef("user"), version__gt=OuterRef("version"))
     return list(DeviceList.objects.filter(user_id__in=user_ids).exclude(Exists(newest)).select_related("user"))
+
+
+def rooms_to_open_for(user: Any) -> list[dict[str, Any]]:
+    """What the user may open and nobody has yet: the room of each local they organize, of each of
+    its bargaining units, and a new committee (any number). A fixed number of queries."""
+    from membership.models import BargainingUnit
+
+    admin_locals = list(locals_where(user, ADMIN_PERMISSION).order_by("name"))
+    opened = set(Room.objects.filter(kind=Room.Kind.LOCAL, local__in=admin_locals).values_list("local_id", flat=True))
+    units = (BargainingUnit.objects.filter(local__in=admin_locals).exclude(rooms__kind=Room.Kind.UNIT)
+             .select_related("employer", "client").order_by("local_id", "pk"))
+    found: list[dict[str, Any]] = []
+    for local in admin_locals:
+        if local.pk not in opened:
+            found.append({"kind": Room.Kind.LOCAL, "parent": local.code, "local": local})
+        found += [{"kind": Room.Kind.UNIT, "parent": u.code, "unit": u} for u in units if u.local_id == local.pk]
+        found.append({"kind": Room.Kind.COMMITTEE, "parent": local.code, "local": local})
+    return found
+
+
+def room_device_list_history(room: Room, user_ids: set[int]) -> list[DeviceList]:
+    """Every device list of these users and of everyone named in one of the room's commits, oldest
+    first (a client verifying the chain from genesis checks old commits against old lists)."""
+    named: set[str] = set()
+    for body in Commit.objects.filter(room=room).values_list("body", flat=True):
+        named.update(m.get("user", "") for m in body.get("members", []) if isinstance(m, dict))
+    codes = [name for name in named if re.fullmatch(r"[0-9a-f]{32}", name)]
+    past = User.objects.filter(code__in=codes).values_list("pk", flat=True) if codes else []
+    return list(DeviceList.objects.filter(user_id__in=set(user_ids) | set(past)).order_by("user_id", "version"))
 
 
 def messages_after(room: Room, after: int, limit: int) -> QuerySet[Message]:

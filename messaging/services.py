@@ -299,8 +299,35 @@ def envelope_size(envelope: Any) -> int:
     return len(json.dumps(envelope, separators=(",", ":")).encode())
 
 
-@transaction.atomic
 def message_post(*, actor: User, room: Room, envelope: dict[str, Any]) -> Message:
+    """Store one envelope (see `_message_store`); idempotent: the very same envelope sent again by
+    the same account answers the message stored the first time, with its sequence number, and
+    nothing is stored or relayed twice. That is what makes a browser's retry safe when the answer
+    to the first send was lost. Looked up only when the store refuses it (a replay, or an epoch that
+    moved on since), so the common path costs no extra query.
+    """
+    try:
+        return _message_store(actor=actor, room=room, envelope=envelope)
+    except (StaleCommit, ValidationError):
+        earlier = _same_message(actor, room, envelope)
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _same_message(actor: User, room: Room, envelope: dict[str, Any]) -> Message | None:
+    try:
+        env = parse_envelope(envelope)
+    except ur1.UR1Error:
+        return None
+    earlier = Message.objects.filter(room=room, epoch=env.epoch, sender_device=env.device, ctr=env.ctr).first()
+    if earlier is None or earlier.sender_id != actor.pk or earlier.envelope != envelope:
+        return None
+    return earlier
+
+
+@transaction.atomic
+def _message_store(*, actor: User, room: Room, envelope: dict[str, Any]) -> Message:
     """Store one envelope with the room's next sequence number, then relay it once committed.
 
     The sender must be one of the actor's devices listed in the room's current commit, sending in

@@ -14,4 +14,6 @@ urlpatterns: list[object] = [
     path("verify/", views.verify, name="verify"),
     # A protocol user id (§4.1); the view answers 404 for anyone who shares no room with the viewer.
     re_path(r"^verify/(?P<user_id>[A-Za-z0-9_-]{1,64})/$", views.verify_person, name="verify_person"),
+    path("", views.room_list, name="list"),
+    path("<uuid:code>/", views.room_chat, name="chat"),
 ]

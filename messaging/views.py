@@ -8,20 +8,32 @@ serves, i.e. messaging/permissions.py's access_room_list (any active, logged-in 
 The verification pages (e2ee.md §4.3) are shells too: the safety number is computed in the browser
 from the key this browser holds or pinned, never from what the server would say it is. The server
 decides only who may be looked up: people who share a room with the viewer.
+
+The rooms list (`/rooms/`) works without JavaScript: labels come from the union's structure (the
+local, the unit, the case number), which the server knows anyway, and unread counts from the read
+markers; it stays light (no key is used there, so no ur1.js). The chat page (`/rooms/<code>/`) is a
+shell for chat.js: the server hands it public metadata only (who is in the room, who may rotate it,
+what the roll wants changed) and every string the script shows, translated, in a JSON block.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from membership.models import Member, User
 from membership.types import AuthedHttpRequest
 from messaging import permissions as perms
 from messaging import selectors
+from messaging.models import Room, RoomMember
 from messaging.selectors import ur1_user_id
+from messaging.texts import chat_texts
 
 
 def _page(request: AuthedHttpRequest, template: str) -> HttpResponse:
@@ -85,3 +97,81 @@ def verify_person(request: AuthedHttpRequest, user_id: str) -> HttpResponse:
     context = {"person_id": ur1_user_id(other), "name": selectors.coworker_name(request.user, other),
                "user_id": ur1_user_id(request.user), "ure2e_user": ur1_user_id(request.user)}
     return render(request, "messaging/verify_person.html", context)
+
+
+def room_label(room: Room) -> str:
+    """A room's name as the union's structure gives it; a typed name would be sealed under K_m."""
+    if room.kind == Room.Kind.LOCAL:
+        return _("%(local)s: the whole local") % {"local": room.local.name}
+    if room.kind == Room.Kind.UNIT:
+        return _("Bargaining unit: %(unit)s") % {"unit": room.unit}
+    if room.kind == Room.Kind.GRIEVANCE:
+        number = room.grievance.number if room.grievance else None
+        return _("Grievance %(number)s") % {"number": number} if number else _("Grievance (not numbered yet)")
+    return _("Committee %(short)s of %(local)s") % {"short": room.code.hex[:6], "local": room.local.name}
+
+
+def display_names(user_ids: set[int]) -> dict[int, str]:
+    """Pseudonyms (what coworkers see of each other), never handles or legal names."""
+    rows = Member.objects.filter(user_id__in=user_ids, erased_at__isnull=True).values_list("user_id", "pseudonym")
+    return dict(rows)
+
+
+@never_cache
+@login_required
+@require_GET
+def room_list(request: AuthedHttpRequest) -> HttpResponse:
+    user = perms.access_room_list(request.user)
+    entries = selectors.room_list_for(user)
+    rooms = Room.objects.filter(pk__in=[e["room"].pk for e in entries]).select_related(
+        "local", "unit__employer", "unit__client", "grievance")
+    by_pk = {room.pk: room for room in rooms}
+    admins = RoomMember.objects.filter(room__in=rooms, role=RoomMember.Role.ADMIN).values_list("room_id", "user_id")
+    names = display_names({user_id for _room, user_id in admins})
+    admin_names: dict[int, list[str]] = {}
+    for room_id, user_id in admins:
+        admin_names.setdefault(room_id, []).append(names.get(user_id, _("an admin")))
+    listed = [{"room": by_pk[e["room"].pk], "label": room_label(by_pk[e["room"].pk]), "joined": e["joined"],
+               "unread": e["unread"], "admins": sorted(admin_names.get(e["room"].pk, [])),
+               # Before its genesis commit, a room's own admins may open it to start it (few such rooms).
+               "may_start": e["room"].epoch < 0 and selectors.room_admins_entitled(by_pk[e["room"].pk]).filter(
+                   pk=user.pk).exists()} for e in entries]
+    to_open = [{**o, "label": _open_label(o)} for o in selectors.rooms_to_open_for(user)]
+    return render(request, "messaging/room_list.html", {"rooms": listed, "to_open": to_open,
+                                                        "ure2e_user": ur1_user_id(user)})
+
+
+def _open_label(option: dict[str, Any]) -> str:
+    if option["kind"] == Room.Kind.LOCAL:
+        return _("%(local)s: the whole local") % {"local": option["local"].name}
+    if option["kind"] == Room.Kind.UNIT:
+        return _("Bargaining unit: %(unit)s") % {"unit": option["unit"]}
+    return _("A new committee of %(local)s") % {"local": option["local"].name}
+
+
+@never_cache
+@login_required
+@require_GET
+def room_chat(request: AuthedHttpRequest, code: Any) -> HttpResponse:
+    user = request.user
+    room = perms.access_room(user, code)
+    room = Room.objects.select_related("local", "unit__employer", "unit__client", "grievance").get(pk=room.pk)
+    members = list(room.members.select_related("user"))
+    changes = selectors.pending_changes(room)
+    # Names of whoever a commit lists (every sender is in one), not of the whole roll: a local's
+    # room can be large, and people waiting to be added are shown as a number.
+    past = selectors.room_device_list_history(room, set()) if room.epoch >= 0 else []
+    everyone = {m.user_id for m in members} | {dl.user_id for dl in past}
+    names = display_names(everyone)
+    codes = dict(User.objects.filter(pk__in=everyone).values_list("pk", "code"))
+    people = {codes[pk].hex: names.get(pk, "") for pk in everyone if pk in codes}
+    admins = sorted(names.get(m.user_id, _("an admin")) for m in members if m.role == RoomMember.Role.ADMIN)
+    context = {
+        "room": room, "label": room_label(room), "admins": admins, "ure2e_user": ur1_user_id(user),
+        "may_start": room.epoch < 0 and selectors.room_admins_entitled(room).filter(pk=user.pk).exists(),
+        "pending_add": len(changes["add"]), "pending_remove": len(changes["remove"]),
+        "page_data": {"code": str(room.code), "roomId": room.room_id, "me": ur1_user_id(user),
+                      "people": people,
+                      "texts": chat_texts()},
+    }
+    return render(request, "messaging/room_chat.html", context)

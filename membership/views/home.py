@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from membership.models import Member, RoleGrant, Union, User
 from membership.permissions import local_perms
+from membership.roles import MEMBER_STATUSES
 from membership.time_zones import TimeZoneForm, user_set_time_zone
 
 
@@ -28,6 +29,8 @@ def home(request: HttpRequest) -> HttpResponse:
         context["member"] = member
         # Filing is a member's right (active or lapsed, membership/roles.py): no link that would 404.
         context["can_file"] = member is not None and "file_grievance" in local_perms(user, member.local)
+        # Rooms follow the roll: members in good standing are in their local's room (messaging/selectors.py).
+        context["can_use_rooms"] = member is not None and member.erased_at is None and member.status in MEMBER_STATUSES
         for grant in RoleGrant.objects.filter(user=user).select_related("local", "local__union"):
             context["locals"].append({"grant": grant, "perms": local_perms(user, grant.local)})
         context["is_staff"] = user.is_staff

@@ -52,4 +52,7 @@ EXPECTATIONS = {
     "messaging_api:backup_params_put": (none, ALL_LOGGED_IN),
     "messaging_api:backup_items": (none, ALL_LOGGED_IN),
     "messaging_api:backup_items_put": (none, ALL_LOGGED_IN),
+    # The pages: a login redirect for the anonymous, like every page; the outsider's room is 404.
+    "messaging:list": (none, (302, 200, 200, 200, 200, 200, 200)),
+    "messaging:chat": (_room, (302, 200, 200, 200, 200, 200, 404)),
 }

@@ -73,6 +73,28 @@ def test_messages_are_stored_then_delivered_to_every_member(world: dict[str, Any
     assert list(Message.objects.values_list("seq", flat=True)) == [1]
 
 
+def test_the_same_envelope_sent_twice_is_acknowledged_twice_and_stored_once(world: dict[str, Any]) -> None:
+    """An outbox retry whose first answer was lost: the same seq again, no second relay."""
+    room, b = world["room"], world["b"]
+    good = b.seal(room.room_id, {"type": "text", "text": "once"})
+
+    async def scenario() -> None:
+        mem = socket(world["mem_cookie"])
+        assert (await mem.connect())[0]
+        await mem.send_json_to(send_frame(room, good, "first"))
+        assert (await mem.receive_json_from(timeout=5))["seq"] == 1
+        assert (await mem.receive_json_from(timeout=5))["type"] == "message"
+        await mem.send_json_to(send_frame(room, good, "again"))
+        assert await mem.receive_json_from(timeout=5) == {"type": "ack", "ref": "again", "room": str(room.code),
+                                                          "seq": 1}
+        assert await mem.receive_nothing(timeout=0.5)
+        await mem.disconnect()
+
+    async_to_sync(scenario)()
+    assert list(Message.objects.values_list("seq", flat=True)) == [1]
+    assert Room.objects.get().last_seq == 1
+
+
 @pytest.mark.parametrize("bad", ["not json", "extra", "wrong_room", "replay", "too_big", "stale", "binary", "deep"])
 def test_a_bad_frame_gets_an_error_frame_and_changes_nothing(world: dict[str, Any], bad: str) -> None:
     room, b = world["room"], world["b"]
@@ -93,7 +115,8 @@ def test_a_bad_frame_gets_an_error_frame_and_changes_nothing(world: dict[str, An
         frame: Any = {
             "not json": "{", "extra": json.dumps({**send_frame(room, good), "x": 1}),
             "wrong_room": json.dumps({**send_frame(room, good), "room": "00000000-0000-4000-8000-000000000000"}),
-            "replay": json.dumps(send_frame(room, good)), "stale": json.dumps(send_frame(room, good)),
+            "replay": json.dumps(send_frame(room, {**good, "n": ("A" if good["n"][0] != "A" else "B") + good["n"][1:]})),
+            "stale": json.dumps(send_frame(room, good)),
             "too_big": json.dumps(send_frame(room, {**good, "ct": "A" * (91 * 1024)})), "binary": b"\x00",
             # Nested past the JSON parser's recursion limit: an error frame, not a crash with a traceback.
             "deep": "[" * 40000 + "]" * 40000,

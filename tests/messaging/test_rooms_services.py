@@ -128,15 +128,38 @@ def test_it_refuses_bad_commits_and_changes_nothing(personas: Personas) -> None:
     assert (Commit.objects.count(), Wrap.objects.count(), RoomMember.objects.count()) == before
 
 
+def test_a_message_sent_again_after_a_rotation_is_the_stored_one(personas: Personas) -> None:
+    """A retry that reaches the server after a new epoch: not a 409 (the client would seal it again
+    in the new epoch and post it twice), but the message stored the first time."""
+    org, member = personas.organizer, personas.member
+    a, b = enroll(org), enroll(member)
+    room = local_room(org, personas.local)
+    land(room, (org, a), [(org, a, "admin"), (member, b, "member")])
+    good = b.seal(room.room_id, {"type": "text", "text": "before"})
+    first = message_post(actor=member, room=room, envelope=good)
+    unsent = b.seal(room.room_id, {"type": "text", "text": "never sent"})  # same epoch, never posted
+    land(Room.objects.get(pk=room.pk), (org, a), [(org, a, "admin"), (member, b, "member")])
+    again = message_post(actor=member, room=Room.objects.get(pk=room.pk), envelope=good)
+    assert (again.pk, again.seq) == (first.pk, first.seq)
+    with pytest.raises(StaleCommit):  # an old-epoch envelope the server never stored is still stale
+        message_post(actor=member, room=Room.objects.get(pk=room.pk), envelope=unsent)
+    assert Message.objects.filter(room=room).count() == 1
+
+
 def test_it_refuses_bad_messages_and_changes_nothing(personas: Personas) -> None:
     org, member = personas.organizer, personas.member
     a, b = enroll(org), enroll(member)
     room = local_room(org, personas.local)
     land(room, (org, a), [(org, a, "admin"), (member, b, "member")])
     good = b.seal(room.room_id, {"type": "text", "text": "one"})
-    message_post(actor=member, room=room, envelope=good)
-    with pytest.raises(ValidationError):  # replay
-        message_post(actor=member, room=room, envelope=good)
+    first = message_post(actor=member, room=room, envelope=good)
+    # The same envelope again (an outbox retry whose answer was lost) is the same message, once.
+    assert message_post(actor=member, room=room, envelope=good).seq == first.seq
+    assert Message.objects.filter(room=room).count() == 1
+    with pytest.raises(ValidationError):  # replay: the same counter with other bytes
+        message_post(actor=member, room=room, envelope={**good, "n": ("A" if good["n"][0] != "A" else "B") + good["n"][1:]})
+    with pytest.raises(ValidationError):  # the same envelope from another account is not a retry
+        message_post(actor=org, room=room, envelope=good)
     with pytest.raises(ValidationError):  # claims another sender
         message_post(actor=org, room=room, envelope=b.seal(room.room_id, {"type": "text", "text": "x"}))
     with pytest.raises(ValidationError):  # over 90 KiB

@@ -1,0 +1,168 @@
+"""The rooms' pages: the list (/rooms/) and the chat shell (/rooms/<code>/).
+
+Both are thin: access through messaging/permissions.py (404 for an outsider or a room one is not
+in), labels from the union's structure, unread counts from read markers, and a JSON block with the
+public metadata chat.js needs and every string it shows, translated. No plaintext, room name or
+key ever passes through them; no inline script.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import translation
+
+from membership.models import Member
+from messaging.models import Room
+from messaging.selectors import ur1_user_id
+from messaging.services import message_post, read_mark
+from messaging.texts import chat_texts
+from tests.base import Personas, login_as
+from tests.messaging.rooms import enroll, land, local_room
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(personas: Personas) -> dict[str, Any]:
+    org, member = personas.organizer, personas.member
+    a, b = enroll(org), enroll(member)
+    room = local_room(org, personas.local)
+    land(room, (org, a), [(org, a, "admin"), (member, b, "member")])
+    return {"room": room, "a": a, "b": b}
+
+
+def data_block(response: Any) -> dict[str, Any]:
+    found = re.search(rb'<script id="room-data" type="application/json">(.*?)</script>', response.content, re.S)
+    assert found, "the page carries its JSON block"
+    return json.loads(found.group(1))
+
+
+def test_it_lists_rooms_with_unread_counts(personas: Personas, world: dict[str, Any]) -> None:
+    room, a = world["room"], world["a"]
+    for text in ("one", "two", "three"):
+        message_post(actor=personas.organizer, room=room, envelope=a.seal(room.room_id, {"type": "text", "text": text}))
+    read_mark(actor=personas.member, room=Room.objects.get(pk=room.pk), seq=1)
+    response = login_as(Client(), personas.member).get("/rooms/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'href="/rooms/{room.code}/"' in page
+    assert "2 unread" in page
+    assert personas.local.name in page  # the label comes from the union's structure
+    assert response["Cache-Control"].startswith("max-age=0") or "no-cache" in response["Cache-Control"]
+    assert "<script>" not in page and "<script type=\"module\" src=" in page
+
+
+def test_a_member_the_roll_adds_sees_who_can_add_them(personas: Personas, world: dict[str, Any]) -> None:
+    """The steward is entitled (a member of the local) but in no commit: no link, and the admins named."""
+    response = login_as(Client(), personas.steward).get("/rooms/")
+    page = response.content.decode()
+    room = world["room"]
+    assert f"/rooms/{room.code}/" not in page
+    pseudonym = Member.objects.get(user=personas.organizer).pseudonym
+    assert "An admin&#x27;s browser must add you" in page or "An admin's browser must add you" in page
+    assert pseudonym in page
+
+
+def test_the_outsider_sees_no_room(personas: Personas, world: dict[str, Any]) -> None:
+    response = login_as(Client(), personas.outsider).get("/rooms/")
+    assert response.status_code == 200
+    assert str(world["room"].code) not in response.content.decode()
+    assert "You are in no room yet" in response.content.decode()
+
+
+def test_the_chat_page_is_a_shell_with_public_metadata(personas: Personas, world: dict[str, Any]) -> None:
+    room = world["room"]
+    response = login_as(Client(), personas.member).get(f"/rooms/{room.code}/")
+    assert response.status_code == 200
+    data = data_block(response)
+    assert data["code"] == str(room.code) and data["roomId"] == room.room_id
+    assert data["me"] == ur1_user_id(personas.member)
+    names = {Member.objects.get(user=u).pseudonym for u in (personas.organizer, personas.member)}
+    assert set(data["people"].values()) >= names
+    assert data["texts"] == json.loads(json.dumps(chat_texts()))
+    page = response.content.decode()
+    assert '<meta name="csrf-token"' in page
+    assert re.search(r"<script(?![^>]*(type=\"module\" src=|type=\"application/json\"))", page) is None
+    # Steward, representative and local admin are entitled but not in the commit: pending adds.
+    assert 'id="pending-add">3<' in page
+    assert 'id="rotate"' in page
+
+
+def test_the_chat_strings_are_translated(personas: Personas, world: dict[str, Any]) -> None:
+    client = login_as(Client(), personas.member)
+    client.cookies["django_language"] = "fr"
+    with translation.override("fr"):
+        expected = chat_texts()
+    response = client.get(f"/rooms/{world['room'].code}/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert data_block(response)["texts"] == expected
+    assert response.content.decode().count('lang="fr"') >= 1
+
+
+@pytest.mark.parametrize("who", ["outsider", "steward"])
+def test_a_room_one_is_not_in_is_404(personas: Personas, world: dict[str, Any], who: str) -> None:
+    """The outsider (another local) and the steward (entitled, but no commit has them yet)."""
+    response = login_as(Client(), getattr(personas, who)).get(f"/rooms/{world['room'].code}/")
+    assert response.status_code == 404
+
+
+def test_a_missing_room_is_404_and_anonymous_goes_to_log_in(personas: Personas, world: dict[str, Any]) -> None:
+    assert login_as(Client(), personas.member).get(f"/rooms/{uuid.uuid4()}/").status_code == 404
+    response = Client().get(f"/rooms/{world['room'].code}/")
+    assert response.status_code == 302 and "/account/login/" in response["Location"]
+
+
+def test_only_get(personas: Personas, world: dict[str, Any]) -> None:
+    client = login_as(Client(), personas.member)
+    assert client.post("/rooms/").status_code == 405
+    assert client.post(f"/rooms/{world['room'].code}/").status_code == 405
+
+
+def test_a_suspended_member_loses_the_page(personas: Personas, world: dict[str, Any]) -> None:
+    Member.objects.filter(user=personas.member).update(status="suspended")
+    response = login_as(Client(), personas.member).get(f"/rooms/{world['room'].code}/")
+    assert response.status_code == 404
+
+
+def test_before_genesis_only_its_admins_may_start_it(personas: Personas) -> None:
+    room = local_room(personas.organizer, personas.local)
+    page = login_as(Client(), personas.organizer).get(f"/rooms/{room.code}/")
+    assert page.status_code == 200 and 'data-may-start="yes"' in page.content.decode()
+    assert login_as(Client(), personas.member).get(f"/rooms/{room.code}/").status_code == 404
+
+
+def test_the_home_page_links_members_to_their_rooms(personas: Personas) -> None:
+    assert 'href="/rooms/"' in login_as(Client(), personas.member).get("/").content.decode()
+    Member.objects.filter(user=personas.member).update(status="suspended")
+    assert 'href="/rooms/"' not in login_as(Client(), personas.member).get("/").content.decode()
+
+
+def test_the_page_and_its_data_hold_no_plaintext(personas: Personas, world: dict[str, Any]) -> None:
+    room, a = world["room"], world["a"]
+    message_post(actor=personas.organizer, room=room,
+                 envelope=a.seal(room.room_id, {"type": "text", "text": "CANARY-5e1f0a77"}))
+    for path in ("/rooms/", f"/rooms/{room.code}/"):
+        assert b"CANARY" not in login_as(Client(), personas.member).get(path).content
+    assert Room.objects.filter(pk=room.pk, meta={}).exists()
+
+
+def test_organizers_are_offered_the_rooms_nobody_opened_yet(personas: Personas) -> None:
+    org = login_as(Client(), personas.organizer)
+    page = org.get("/rooms/").content.decode()
+    assert "Open a room" in page
+    assert f'data-kind="local" data-parent="{personas.local.code}"' in page
+    assert f'data-kind="committee" data-parent="{personas.local.code}"' in page
+    room = local_room(personas.organizer, personas.local)
+    page = org.get("/rooms/").content.decode()
+    assert 'data-kind="local"' not in page  # one room per local: it exists now
+    # The organizer may open the unstarted room to start it; a member sees it, without a link.
+    assert f'href="/rooms/{room.code}/"' in page and "You can start it" in page
+    member_page = login_as(Client(), personas.member).get("/rooms/").content.decode()
+    assert "Open a room" not in member_page and f'href="/rooms/{room.code}/"' not in member_page
+    assert "It has not been started yet" in member_page
+    assert "Open a room" not in login_as(Client(), personas.outsider).get("/rooms/").content.decode()
