@@ -61,7 +61,9 @@ from grievances.models import Category, Grievance  # noqa: E402
 from membership.models import Local, Member, Union  # noqa: E402
 from membership.services import role_grant  # noqa: E402
 from tests.factories import make_unit, make_user  # noqa: E402
-from union.pdf import BASE_URL, STATIC_PREFIX  # noqa: E402
+from union.pdf import BASE_URL, GENERATED_PREFIX, STATIC_PREFIX, watermark_svg  # noqa: E402
+
+WATERMARK = watermark_svg("DRAFT")  # the seeded campaigns are English drafts
 
 TEXT = ("Every worker reviewing **graphic content** gets a paid break of *fifteen minutes* after each "
         "hour of review, taken at a time they choose.\n\n- no quota penalty for the break\n- a quiet room "
@@ -70,9 +72,13 @@ RATIONALE = "Cases filed this year show that quotas leave no time to recover aft
 
 
 class BareFetcher(URLFetcher):
-    """Plain WeasyPrint's view of our files: read them, no checks."""
+    """Plain WeasyPrint's view of our files: read them, no checks; the DRAFT watermark image our
+    pipeline serves under /generated/ is served here too, so both paths draw the same pages."""
 
     def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
+        if GENERATED_PREFIX in url:
+            body, kind = WATERMARK[url.split(GENERATED_PREFIX, 1)[1]]
+            return URLFetcherResponse(url, body=body, headers={"Content-Type": kind})
         found = finders.find(url.split(STATIC_PREFIX, 1)[1])
         if found is None:
             raise FileNotFoundError(url)
