@@ -165,7 +165,10 @@ def latest_device_lists(user_ids: list[int]) -> list[DeviceList]:
 
 def rooms_to_open_for(user: Any) -> list[dict[str, Any]]:
     """What the user may open and nobody has yet: the room of each local they organize, of each of
-    its bargaining units, and a new committee (any number). A fixed number of queries."""
+    its bargaining units, a new committee (any number), and the room of each open case they are
+    the assigned steward of (grievants and steward; messaging/permissions.py's rule for opening
+    it). A fixed number of queries."""
+    from grievances.selectors import my_cases
     from membership.models import BargainingUnit
 
     admin_locals = list(locals_where(user, ADMIN_PERMISSION).order_by("name"))
@@ -178,6 +181,9 @@ def rooms_to_open_for(user: Any) -> list[dict[str, Any]]:
             found.append({"kind": Room.Kind.LOCAL, "parent": local.code, "local": local})
         found += [{"kind": Room.Kind.UNIT, "parent": u.code, "unit": u} for u in units if u.local_id == local.pk]
         found.append({"kind": Room.Kind.COMMITTEE, "parent": local.code, "local": local})
+    # my_cases: open cases assigned to the user where they still work grievances (grievances/selectors.py).
+    cases = my_cases(user).exclude(rooms__kind=Room.Kind.GRIEVANCE).order_by("number")
+    found += [{"kind": Room.Kind.GRIEVANCE, "parent": case.code, "grievance": case} for case in cases]
     return found
 
 

@@ -146,6 +146,8 @@ def _open_label(option: dict[str, Any]) -> str:
         return _("%(local)s: the whole local") % {"local": option["local"].name}
     if option["kind"] == Room.Kind.UNIT:
         return _("Bargaining unit: %(unit)s") % {"unit": option["unit"]}
+    if option["kind"] == Room.Kind.GRIEVANCE:
+        return _("Grievance %(number)s: its grievants and you") % {"number": option["grievance"].number}
     return _("A new committee of %(local)s") % {"local": option["local"].name}
 
 

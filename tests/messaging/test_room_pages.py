@@ -166,3 +166,25 @@ def test_organizers_are_offered_the_rooms_nobody_opened_yet(personas: Personas) 
     assert "Open a room" not in member_page and f'href="/rooms/{room.code}/"' not in member_page
     assert "It has not been started yet" in member_page
     assert "Open a room" not in login_as(Client(), personas.outsider).get("/rooms/").content.decode()
+
+
+def test_the_assigned_steward_is_offered_the_case_room(personas: Personas) -> None:
+    from membership.services import role_grant
+    from messaging.services import room_create
+    from tests.grievances.factories import make_case
+
+    case = make_case(personas)
+    offer = f'data-kind="grievance" data-parent="{case.code}"'
+    steward = login_as(Client(), personas.steward)
+    page = steward.get("/rooms/").content.decode()
+    assert offer in page and f"Grievance {case.number}: its grievants and you" in page
+    # Not the grievant, not another officer, not an outsider.
+    for other in (personas.member, personas.organizer, personas.outsider):
+        assert offer not in login_as(Client(), other).get("/rooms/").content.decode()
+    # Once the room exists it is no longer offered; nor is it to a steward who lost the role.
+    room_create(actor=personas.steward, kind=Room.Kind.GRIEVANCE, local=personas.local, grievance=case,
+                room_id="AAAAAAAAAAAAAAAAAAAAAA", retention_days=90, verified_only=True)
+    assert offer not in steward.get("/rooms/").content.decode()
+    other_case = make_case(personas)
+    role_grant(actor=None, user=personas.steward, local=personas.local, role="member")
+    assert f'data-parent="{other_case.code}"' not in steward.get("/rooms/").content.decode()
