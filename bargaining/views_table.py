@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_tasks import TaskResult, TaskResultStatus
 
-from bargaining.agreement import latest_agreement
+from bargaining.agreement import has_agreed_articles, latest_agreement
 from bargaining.documents import latest_document
 from bargaining.forms_table import EntryForm, StatusForm
 from bargaining.models import Campaign, Demand
@@ -190,7 +190,8 @@ def demand_table_status(request: AuthedHttpRequest, code: str) -> HttpResponse:
 @require_POST
 def agreement_generate_view(request: AuthedHttpRequest, code: str) -> HttpResponse:
     campaign = access_campaign(request.user, code, for_write=True)
-    if not any(r["status"] in SETTLED for r in table_rows(campaign)):
+    # The agreement's own rule (an article counts once a position's text was agreed), not a looser copy.
+    if not has_agreed_articles(campaign):
         if "application/json" in request.headers.get("Accept", ""):
             return JsonResponse({"kind": "agreement", "step": "failed"}, status=400)
         messages.error(request, _("No article is agreed or tentatively agreed yet."))

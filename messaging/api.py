@@ -198,8 +198,7 @@ def room_commit_post(request: HttpRequest, code: UUID, payload: CommitIn) -> Sta
 def room_meta_put(request: HttpRequest, code: UUID, payload: RoomMeta) -> dict[str, Any]:
     """An admin's device seals the room's name and topic under K_m of the current epoch."""
     room = perms.access_room_admin(request.user, code)
-    services.room_meta_set(actor=request.user, room=room, blob=payload.model_dump())  # type: ignore[arg-type]
-    room.refresh_from_db()
+    room = services.room_meta_set(actor=request.user, room=room, blob=payload.model_dump())  # type: ignore[arg-type]
     return _detail(room)
 
 

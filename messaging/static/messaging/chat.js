@@ -296,7 +296,9 @@ function wire() {
       showDetail(session.detail);
       form.hidden = false;
     } catch (error) {
-      note.textContent = fill(T.rotateFailed, { detail: error.detail || error.message });
+      // The reason stays out of the sentence: it is an untranslated protocol or HTTP message.
+      note.textContent = T.rotateFailed;
+      note.dataset.reason = error.detail || error.message || "";
     } finally {
       rotate.disabled = false;
     }
