@@ -244,6 +244,7 @@ async def run_mode(side: Side, mode: str, envelopes: list[list[dict[str, Any]]],
     """One measurement: returns delivered share, latencies, deliveries per second, memory."""
     tally = Tally()
     await side.open(tally)
+    print(f"  {clients} clients connected to {side.name}; measuring {mode}", flush=True)
     senders = len(envelopes)
     sent = 0
     tasks: list[asyncio.Future[None]] = []

@@ -6,6 +6,14 @@ from pytest_django import Settings
 from tests.base import Personas, build_personas
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The browser tests share one live Daphne and its database (a session fixture): one worker
+    # runs them all, so it is started once, and two Chromiums do not fight over the two cores.
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture
 def personas(db: None) -> Personas:
     return build_personas()

@@ -129,7 +129,7 @@ class RoomLink:
             self.on_message(item)
 
     async def _fill_gap(self) -> None:
-        await asyncio.sleep(0.2)  # the missing one is often just behind, on the socket
+        await asyncio.sleep(1.5)  # the missing one is often just behind, on the socket
         if self._pending:
             with contextlib.suppress(OSError, ClientError):  # the poll or the reconnect tries again
                 await self.catch_up()

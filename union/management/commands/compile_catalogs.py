@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,16 @@ class Command(BaseCommand):
                 # Fuzzy entries are guesses awaiting review; like msgfmt, leave them out.
                 for entry in catalog.fuzzy_entries():
                     catalog.remove(entry)
-                catalog.save_as_mofile(str(mo_path))
+                # Written beside, then renamed: a server (or a parallel test worker) reading the
+                # catalog meanwhile sees the old file or the new one, never half of one.
+                fd, partial = tempfile.mkstemp(dir=mo_path.parent, prefix=".", suffix=".mo")
+                os.close(fd)
+                try:
+                    catalog.save_as_mofile(partial)
+                    os.replace(partial, mo_path)
+                except BaseException:
+                    Path(partial).unlink(missing_ok=True)
+                    raise
                 compiled += 1
         if options.get("verbosity", 1) > 1 or compiled:
             self.stdout.write(f"compiled {compiled} catalog(s)")
