@@ -76,7 +76,8 @@ def test_it_treats_a_blank_variable_as_missing() -> None:
     assert "TESSERA_SECRET_KEY" in result.stderr
 
 
-@pytest.mark.parametrize("key", ["x" * 49, "short-but-set", "ab" * 40, "django-insecure-" + secrets.token_urlsafe(60)])
+@pytest.mark.parametrize("key", ["x" * 49, "short-but-set", "ab" * 40, "django-insecure-" + secrets.token_urlsafe(60)],
+                         ids=["49-characters", "short", "two-characters", "django-insecure-prefix"])
 def test_it_refuses_a_weak_secret_key_in_production(key: str) -> None:
     result = _manage(_production_env(TESSERA_SECRET_KEY=key), "check")
     assert result.returncode != 0
