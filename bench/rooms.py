@@ -175,9 +175,16 @@ class TesseraSide(Side):
             if time.monotonic() > deadline:
                 raise RuntimeError("Tessera's clients did not all connect")
             await asyncio.sleep(0.1)
+        for link in self.links:  # count from the measurement's start, not the connections' catch-up
+            link.fetches = link.frames = 0
 
     async def send(self, i: int, envelope: dict[str, Any]) -> None:
         await self.links[i].send_sealed(envelope)
+
+    def counters(self) -> str:
+        fetches = sum(link.fetches for link in self.links)
+        frames = sum(link.frames for link in self.links)
+        return f"clients' HTTP catch-up pages {fetches}, socket frames read {frames:,}"
 
     async def close(self) -> None:
         for link in self.links:
@@ -281,6 +288,8 @@ async def run_mode(side: Side, mode: str, envelopes: list[list[dict[str, Any]]],
     while len(tally.latencies) < expected and time.perf_counter() < deadline:
         await asyncio.sleep(0.1)
     rss = [memory(pid) for pid in side.pids()]
+    if hasattr(side, "counters"):
+        print(f"  {side.counters()}", flush=True)
     await side.close()
     window_end = sending_ended if mode == "saturation" else max(tally.received_at, default=sending_ended)
     in_window = sum(1 for t in tally.received_at if t <= window_end)

@@ -40,7 +40,7 @@ from messaging.client.ws import Closed, HandshakeError, WebSocket
 
 logger = logging.getLogger(__name__)
 
-PATH = "/ws/rooms/"
+PATH = "/ws/rooms/?batch=1"  # this client reads batch frames (messaging/consumers.py, RoomFanout)
 PAGE = 200  # the API's largest page
 STOP_CODES = frozenset({4001, 4401})  # session ended, or never valid: log in again
 
@@ -71,19 +71,22 @@ class RoomLink:
                  after: int = 0, decrypt: bool = True, keep: bool = True,
                  on_message: Callable[[Delivered], None] | None = None,
                  backoff_base: float = 0.2, backoff_cap: float = 8.0, poll_seconds: float = 30.0,
-                 ack_timeout: float = 10.0, rng: random.Random | None = None) -> None:
+                 ack_timeout: float = 10.0, gap_seconds: float = 1.0, rng: random.Random | None = None) -> None:
         if not servers:
             raise ValueError("at least one server")
         self.account, self.room_id, self.code, self.servers = account, room_id, code, servers
         self.decrypt, self.keep, self.on_message = decrypt, keep, on_message
         self.backoff_base, self.backoff_cap, self.poll_seconds = backoff_base, backoff_cap, poll_seconds
         self.ack_timeout = ack_timeout
+        self.gap_seconds = gap_seconds
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.last_seq = after
         self.delivered: list[Delivered] = []  # in order (unless `keep` is False: a benchmark counts instead)
         self.count = 0
         self.duplicates = 0  # live or fetched copies of numbers already delivered (dropped)
         self.connects = 0
+        self.fetches = 0  # pages asked over HTTP (catch-ups)
+        self.frames = 0  # socket frames read (a batch is one)
         self.server = 0  # index of the server in use
         self._pending: dict[int, tuple[dict[str, Any], str]] = {}  # beyond a gap, waiting for it to fill
         self._sends: dict[str, _Send] = {}  # ref -> a send not acknowledged yet
@@ -129,7 +132,10 @@ class RoomLink:
             self.on_message(item)
 
     async def _fill_gap(self) -> None:
-        await asyncio.sleep(1.5)  # the missing one is often just behind, on the socket
+        # The missing one is almost always just behind, on the socket (two server processes relay
+        # in the order each stored, which is not always the numbers' order). Every client of the
+        # room sees the same gap: waiting, with jitter, keeps them from all asking the server at once.
+        await asyncio.sleep(self.gap_seconds * self.rng.uniform(1.0, 2.0))
         if self._pending:
             with contextlib.suppress(OSError, ClientError):  # the poll or the reconnect tries again
                 await self.catch_up()
@@ -139,6 +145,7 @@ class RoomLink:
         async with self._catching_up:
             while True:
                 session = self.servers[self.server]
+                self.fetches += 1
                 page = await asyncio.to_thread(
                     session.api, "GET", f"/rooms/{self.code}/messages?after={self.last_seq}&limit={PAGE}")
                 for item in page["messages"]:
@@ -212,15 +219,26 @@ class RoomLink:
                 return closed.code
             except ValueError:
                 continue
-            kind = frame.get("type")
-            if kind == "message" and frame.get("room") == self.code:
-                self._offer(int(frame["seq"]), frame["envelope"], "live")
-            elif kind == "ack" and frame.get("ref") in self._sends:
-                send = self._sends[frame["ref"]]
-                self._offer(int(frame["seq"]), send.envelope, "ack")
-            elif kind == "error" and frame.get("ref") in self._sends:
-                # Refused: perhaps because the first try was stored after all. A catch-up tells.
-                asyncio.ensure_future(self._settle(frame["ref"], str(frame.get("detail", ""))))
+            if not isinstance(frame, dict):
+                continue
+            self.frames += 1
+            if frame.get("type") == "batch" and isinstance(frame.get("frames"), list):
+                for one in frame["frames"]:  # a busy server's messages of one room, in order
+                    if isinstance(one, dict):
+                        self._frame(one)
+            else:
+                self._frame(frame)
+
+    def _frame(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "message" and frame.get("room") == self.code:
+            self._offer(int(frame["seq"]), frame["envelope"], "live")
+        elif kind == "ack" and frame.get("ref") in self._sends:
+            send = self._sends[frame["ref"]]
+            self._offer(int(frame["seq"]), send.envelope, "ack")
+        elif kind == "error" and frame.get("ref") in self._sends:
+            # Refused: perhaps because the first try was stored after all. A catch-up tells.
+            asyncio.ensure_future(self._settle(frame["ref"], str(frame.get("detail", ""))))
 
     async def _settle(self, ref: str, detail: str) -> None:
         with contextlib.suppress(OSError, ClientError):

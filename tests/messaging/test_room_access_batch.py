@@ -33,6 +33,7 @@ from tests.messaging.rooms import enroll, land, local_room
 from union import consumers
 from union.asgi import application
 from union.consumers import CLOSE_ACCESS_CHANGED
+from union.realtime import user_group
 
 PATH = "/ws/rooms/"
 
@@ -220,7 +221,9 @@ def test_posting_is_allowed_exactly_where_reading_is(personas: Personas) -> None
 @pytest.mark.django_db(transaction=True)
 def test_relayed_messages_cost_no_thread_hop_per_socket(settings: Any) -> None:
     # Channels' own dispatch hops to a worker thread (aclose_old_connections) before every event:
-    # 250 hops per message in a room of 250. Ours does not; a send still goes through
+    # 250 hops per message in a room of 250. Room messages go through the process's fanout, which
+    # hands them to the sockets without a dispatch; events to a user's group still go through each
+    # socket's dispatch, which is ours and does not hop either. A send still goes through
     # database_sync_to_async, which closes old connections around its own call.
     import channels.consumer
     from channels.consumer import AsyncConsumer
@@ -231,9 +234,10 @@ def test_relayed_messages_cost_no_thread_hop_per_socket(settings: Any) -> None:
     room = local_room(p.organizer, p.local)
     land(room, (p.organizer, a), [(p.organizer, a, "admin"), (p.member, b, "member")])
     cookies = [cookie_of(p.organizer), cookie_of(p.member)]
+    groups = [user_group(p.organizer.pk), user_group(p.member.pk)]
     closes = mock.AsyncMock(wraps=channels.consumer.aclose_old_connections)  # type: ignore[attr-defined]
 
-    async def relay() -> int:
+    async def relay() -> tuple[int, int]:
         listeners = [await open_socket(cookie) for cookie in cookies]
         layer = get_channel_layer()
         assert layer is not None
@@ -243,13 +247,20 @@ def test_relayed_messages_cost_no_thread_hop_per_socket(settings: Any) -> None:
                                                        "frame": f'{{"seq":{n}}}'})
         for listener in listeners:
             assert [(await listener.receive_json_from(timeout=2))["seq"] for _ in range(20)] == list(range(20))
-        hops = closes.call_count
+        relayed = closes.call_count
+        for n in range(20):
+            for group in groups:
+                await layer.group_send(group, {"type": "notify.message", "kind": "test", "text": f"{n}", "url": ""})
+        for group in groups:  # handled after the notices: the close says they were all handled
+            await layer.group_send(group, {"type": "session.end"})
         for listener in listeners:
-            await listener.disconnect()
-        return hops
+            assert (await listener.receive_output(timeout=2))["type"] == "websocket.close"
+        return relayed, closes.call_count - relayed
 
     with mock.patch.object(channels.consumer, "aclose_old_connections", closes):
-        assert async_to_sync(relay)() == 0
+        assert async_to_sync(relay)() == (0, 0)
         # The count can fail: with Channels' dispatch, one hop per event and socket.
         with mock.patch.object(consumers.AuthenticatedConsumer, "dispatch", AsyncConsumer.dispatch):
-            assert async_to_sync(relay)() >= 40
+            relayed, events = async_to_sync(relay)()
+            assert relayed == 0
+            assert events >= 42

@@ -20,6 +20,8 @@ export const CLOSE_ACCESS_CHANGED = 4003;
 export const CLOSE_UNAUTHORIZED = 4401;
 export const PAGE = 50; // messages per history page
 export const ACK_TIMEOUT_MS = 10000; // a sent frame without an answer by then is "not sent" (retry is safe)
+// A gap in the live numbers is fetched over HTTP after 1 to 2 s, if the socket has not filled it.
+export const GAP_FETCH_MS = 1000;
 export const GAP_GRACE_MS = 60000; // §4.7 step 4: counter gaps older than about a minute are reported
 const PING_MS = 25000;
 const MAX_REBUILDS = 3;
@@ -34,7 +36,8 @@ export function backoff(attempt, { first = 1000, max = 30000, random = Math.rand
 }
 
 export class RoomSocket {
-  constructor({ path = "/ws/rooms/", onFrame = () => {}, onState = () => {} } = {}) {
+  // ?batch=1: a busy server may send a room's messages together, {type: "batch", frames: [...]}.
+  constructor({ path = "/ws/rooms/?batch=1", onFrame = () => {}, onState = () => {} } = {}) {
     this.path = path;
     this.onFrame = onFrame;
     this.onState = onState;
@@ -82,7 +85,12 @@ export class RoomSocket {
       } catch {
         return;
       }
-      if (frame && typeof frame === "object") this.onFrame(frame);
+      if (!frame || typeof frame !== "object") return;
+      if (frame.type === "batch" && Array.isArray(frame.frames)) {
+        for (const one of frame.frames) if (one && typeof one === "object") this.onFrame(one);
+      } else {
+        this.onFrame(frame);
+      }
     });
     ws.addEventListener("close", (event) => {
       if (ws !== this.ws) return;
@@ -198,6 +206,8 @@ export class RoomSession extends Emitter {
     this.orphans = new Map(); // target id -> [edit or delete items] waiting for their target
     this.counters = new Map(); // "epoch device" -> Set of ctr seen
     this.gapTimers = new Map();
+    this.early = new Map(); // live messages beyond a gap in the numbers, held until it fills
+    this.gapTimer = null;
     this.inflight = new Map(); // ref -> outbox entry
     this.queue = Promise.resolve();
     this.commitLock = Promise.resolve();
@@ -367,6 +377,7 @@ export class RoomSession extends Emitter {
       for (const { seq, envelope } of page.messages) await this.ingest(seq, envelope);
       if (page.messages.length < 200) break;
     }
+    for (const seq of this.early.keys()) if (seq <= this.lastSeq) this.early.delete(seq);
   }
 
   catchUp() {
@@ -395,11 +406,30 @@ export class RoomSession extends Emitter {
   handleFrame(frame) {
     if (frame.room !== undefined && frame.room !== this.code && frame.type !== "error") return;
     if (frame.type === "message") {
-      this.serial(() => {
-        if (this.seqs.has(frame.seq) || frame.seq <= this.lastSeq) return null;
-        // A gap in sequence numbers (frames lost while we were away): fetch in order instead.
-        if (frame.seq > this.lastSeq + 1) return this.fetchAfter();
-        return this.ingest(frame.seq, frame.envelope);
+      this.serial(async () => {
+        if (this.seqs.has(frame.seq) || frame.seq <= this.lastSeq) return;
+        if (frame.seq > this.lastSeq + 1) {
+          // A gap: the missing one is almost always just behind (two server processes relay in
+          // the order each stored). Hold this one; fetch only if the gap is still there after a
+          // jittered wait, so that a busy room's pages do not all ask the server at once.
+          this.early.set(frame.seq, frame.envelope);
+          if (!this.gapTimer) {
+            this.gapTimer = setTimeout(() => {
+              this.gapTimer = null;
+              if (this.early.size) this.catchUp().catch((error) => this.failed(error));
+            }, GAP_FETCH_MS * (1 + Math.random()));
+          }
+          return;
+        }
+        await this.ingest(frame.seq, frame.envelope);
+        // What was held beyond the gap, now in order.
+        while (this.early.has(this.lastSeq + 1)) {
+          const seq = this.lastSeq + 1;
+          const envelope = this.early.get(seq);
+          this.early.delete(seq);
+          await this.ingest(seq, envelope);
+        }
+        for (const seq of this.early.keys()) if (seq <= this.lastSeq) this.early.delete(seq);
       }).catch((error) => this.failed(error));
     } else if (frame.type === "ack" || frame.type === "error") {
       this.settle(frame);

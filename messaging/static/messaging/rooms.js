@@ -26,7 +26,7 @@ function bump(code) {
 
 function connect() {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${scheme}//${window.location.host}/ws/rooms/`);
+  const ws = new WebSocket(`${scheme}//${window.location.host}/ws/rooms/?batch=1`);
   ws.addEventListener("open", () => {
     attempt = 0;
   });
@@ -37,7 +37,10 @@ function connect() {
     } catch {
       return;
     }
-    if (frame && frame.type === "message" && typeof frame.room === "string") bump(frame.room);
+    const frames = frame && frame.type === "batch" && Array.isArray(frame.frames) ? frame.frames : [frame];
+    for (const one of frames) {
+      if (one && one.type === "message" && typeof one.room === "string") bump(one.room);
+    }
   });
   ws.addEventListener("close", (event) => {
     if (event.code === 4001 || event.code === 4401) return; // session over: nothing to count
