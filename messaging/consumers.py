@@ -18,7 +18,6 @@ key or room name is ever logged (the server has no room name anyway).
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Hashable
 from typing import Any
@@ -35,7 +34,7 @@ from messaging.schemas import PingFrame, SendFrame
 from messaging.selectors import rooms_visible_to_users
 from messaging.services import ERROR_STALE, StaleCommit, message_post, room_group
 from union.consumers import AuthenticatedConsumer
-from union.realtime import deferred_broadcasts
+from union.realtime import deferred_broadcasts, send_deferred
 
 # An envelope of at most 90 KiB plus the frame around it.
 MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
@@ -43,8 +42,6 @@ MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
 # a script flooding one socket is refused frame by frame, without closing the page).
 RATE_PER_SECOND = 5.0
 RATE_BURST = 20
-
-logger = logging.getLogger(__name__)
 
 FRAMES: TypeAdapter[SendFrame | PingFrame] = TypeAdapter(SendFrame | PingFrame)
 
@@ -130,11 +127,7 @@ class RoomConsumer(AuthenticatedConsumer):
         except ValidationError as failure:
             await self.error(" ".join(failure.messages), frame.ref)
             return
-        for group, event in events:  # the relay, from this loop rather than the database thread
-            try:
-                await self.channel_layer.group_send(group, event)
-            except Exception:  # noqa: BLE001 - stored already: the others catch up by number
-                logger.warning("A room message was stored but could not be relayed.", exc_info=True)
+        await send_deferred(events)  # the relay, from this loop rather than the database thread
         await self.send_json({"type": "ack", "ref": frame.ref, "room": code, "seq": seq})
 
     async def room_message(self, event: dict[str, Any]) -> None:
