@@ -8,11 +8,10 @@ kept, tells the person who asked for it on their other pages (services.document_
 from __future__ import annotations
 
 from django.db import transaction
-from django.urls import reverse
 from django_tasks import task
 
 from bargaining.models import Campaign
-from bargaining.previews import preview_of
+from bargaining.previews import document_links
 from bargaining.progress import progress_now, progress_on_commit, reporter
 from bargaining.services import agreement_generate, demands_document_generate, document_ready_notify
 from union.models import Document
@@ -21,13 +20,8 @@ from union.models import Document
 def _finish(campaign_id: int, kind: str, document: Document, actor_id: int | None) -> None:
     """The last step, on commit: the version and where to fetch it, and a notice to who asked."""
     campaign = Campaign.objects.get(pk=campaign_id)
-    names = {"demands": ("campaign_document_download", "campaign_document_preview"),
-             "agreement": ("agreement_download", "agreement_preview")}[kind]
-    args = {"code": campaign.code, "version": document.version}
-    has_preview = preview_of(document) is not None
     progress_on_commit(campaign_id, kind, "done", version=document.version,
-                       download=reverse(f"bargaining:{names[0]}", kwargs=args),
-                       preview=reverse(f"bargaining:{names[1]}", kwargs=args) if has_preview else "")
+                       **document_links(campaign.code, kind, document))
     document_ready_notify(actor_id=actor_id, campaign=campaign, kind=kind, version=document.version)
 
 
