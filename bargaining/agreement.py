@@ -3,7 +3,8 @@
 Same pipeline (bargaining/documents.py): a canonical content whose SHA-256 is printed on the cover
 and in the footer, a tagged PDF/UA-1 file in the campaign's language through union/pdf.py, kept by
 the shared document layer (kind "bargaining.agreement", owner: the campaign's code) with its
-first-page preview, rendered by a background task with live progress. It lists the articles that
+first-page preview, rendered by a background task with live progress. Keeping it (store, preview,
+audit) is bargaining/services.py's `agreement_generate`; this module only composes and renders. It lists the articles that
 are agreed or tentatively agreed, in article order, each with the agreed text, what the members
 asked and the word-level changes between them; then the articles still open or withdrawn.
 """
@@ -14,7 +15,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from django.db import transaction
 from django.utils import translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
@@ -24,8 +24,6 @@ from bargaining.markup import render_markdown, word_diff
 from bargaining.models import Campaign
 from bargaining.models_table import AgreementDocument
 from bargaining.table import SETTLED, table_rows
-from membership.models import User
-from union.audit import audit_record
 from union.pdf import html_to_pdf, watermark_svg
 
 KIND = "bargaining.agreement"
@@ -104,31 +102,3 @@ def render_agreement_pdf(campaign: Campaign, *, version: int,
 
 def latest_agreement(campaign: Campaign) -> AgreementDocument | None:
     return campaign.agreements.select_related("document").order_by("-document__version").first()
-
-
-@transaction.atomic
-def agreement_generate(*, actor_id: int | None, campaign_id: int,
-                       progress: Callable[[str], None] | None = None) -> AgreementDocument:
-    """Render the tentative agreement and keep it (with its preview) as the next version; unchanged
-    content is not stored again. Ids only, as it runs from a task. The caller checked there is at
-    least one agreed or tentatively agreed article (`has_agreed_articles`)."""
-    from bargaining.previews import preview_store
-    from union.documents import document_store
-
-    report = progress or (lambda step: None)
-    report("start")
-    campaign = Campaign.objects.select_for_update().select_related("local__union").get(pk=campaign_id)
-    latest = latest_agreement(campaign)
-    if latest is not None and latest.content_sha256 == content_digest(canonical_content(campaign)):
-        return latest
-    version = (latest.document.version if latest is not None else 0) + 1
-    pdf, digest = render_agreement_pdf(campaign, version=version, progress=report)
-    report("store")
-    document = document_store(kind=KIND, owner_code=campaign.code, content=pdf, actor_id=actor_id)
-    kept = AgreementDocument.objects.create(campaign=campaign, document=document, content_sha256=digest)
-    report("preview")
-    preview_store(document=document, pdf=pdf, actor_id=actor_id)
-    actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
-    audit_record(actor, "bargaining.agreement_generate", campaign, local_id=campaign.local_id,
-                 version=document.version, sha256=document.sha256, content_sha256=digest)
-    return kept

@@ -11,6 +11,8 @@ Consultation (comments, endorsements, the priorities survey) follows the campaig
 it comments and endorses; the local's representatives and admins (`draft_demands`) hide comments;
 the campaign's editors open and close surveys; members of the campaign's units answer them; the
 local's representatives and admins follow the results live, every reader sees them after the close.
+A comment is edited and deleted by its author only (an anonymous comment's author is known only
+through its keyed tag, bargaining/consultation.py); to everyone else those pages answer 404.
 
 Rights come from `membership.permissions.local_perms`, which applies the membership-status rule
 (membership/roles.py): a suspended representative edits nothing, whatever the committee says.
@@ -23,6 +25,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from bargaining.consultation import OPEN_STAGES, is_comment_author
 from bargaining.models import Ballot, Campaign, Comment, Demand, Survey
 from membership.models import Local, Member
 from membership.permissions import local_perms
@@ -90,18 +93,28 @@ def can_moderate_comments(user: Any, campaign: Campaign) -> bool:
     return "draft_demands" in local_perms(user, campaign.local)
 
 
-def access_comment(user: Any, code: Any, *, for_moderation: bool = False) -> Comment:
+def access_comment(user: Any, code: Any, *, for_moderation: bool = False, for_author: bool = False) -> Comment:
     """The comment, as visible as its demand; PermissionDenied for moderation by a non-moderator.
 
-    Editing and deleting are for the author, which the service checks (an anonymous comment's author
-    is known only through its keyed tag, bargaining/consultation.py).
+    `for_author` (edit, delete): Http404 for anyone but the author, like a missing comment, so the
+    pages say nothing about who wrote an anonymous comment.
     """
     comment = Comment.objects.filter(code=code).select_related("demand__campaign__local").first()
     if comment is None or not can_read_campaign(user, comment.demand.campaign):
         raise Http404
+    if for_author and not is_comment_author(comment, user):
+        raise Http404
     if for_moderation and not can_moderate_comments(user, comment.demand.campaign):
         raise PermissionDenied
     return comment
+
+
+def can_edit_comment(user: Any, comment: Comment, *, mine: bool | None = None) -> bool:
+    """The author, while the comment is shown and the campaign still consults. `mine` saves the
+    caller who already asked is_comment_author a second keyed hash."""
+    if mine is None:
+        mine = is_comment_author(comment, user)
+    return mine and not comment.hidden and comment.demand.campaign.stage in OPEN_STAGES
 
 
 def access_survey(user: Any, code: Any, *, for_write: bool = False) -> Survey:
@@ -127,3 +140,9 @@ def access_survey_results(user: Any, code: Any) -> Survey:
     if not can_see_survey_results(user, survey):
         raise Http404
     return survey
+
+
+def can_see_named_answers(user: Any, survey: Survey) -> bool:
+    """Who answered what, in a named survey: the local's representatives and admins (as moderation).
+    An anonymous survey names nobody to anyone."""
+    return not survey.anonymous and can_moderate_comments(user, survey.campaign)

@@ -12,6 +12,9 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from django.urls import reverse
 
 from bargaining.models_table import DocumentPreview
 from union.documents import document_store
@@ -54,3 +57,17 @@ def preview_store(*, document: Document, pdf: bytes, actor_id: int | None) -> Do
 def preview_of(document: Document) -> Document | None:
     found = DocumentPreview.objects.filter(document=document).select_related("image").first()
     return found.image if found is not None else None
+
+
+# Where a kept document of each kind is fetched, and its preview: the one table of these URL names,
+# for the pages (bargaining/views_table.py) and for the task's "done" event (bargaining/tasks.py).
+ROUTES = {"demands": ("campaign_document_download", "campaign_document_preview"),
+          "agreement": ("agreement_download", "agreement_preview")}
+
+
+def document_links(campaign_code: Any, kind: str, document: Document) -> dict[str, str]:
+    """The paths of a kept version and of its preview ("" when it has none)."""
+    download, preview = ROUTES[kind]
+    args = {"code": campaign_code, "version": document.version}
+    return {"download": reverse(f"bargaining:{download}", kwargs=args),
+            "preview": reverse(f"bargaining:{preview}", kwargs=args) if preview_of(document) is not None else ""}

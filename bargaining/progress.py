@@ -1,4 +1,11 @@
-"""Live progress of document generation, pushed to the pages that show the campaign's documents.
+"""The progress channel: live progress of document generation, pushed to the pages that show the
+campaign's documents.
+
+Why this broadcasts itself rather than through a service: a progress step records nothing. It
+writes no row and no audit record, it is not a change the union made but a report on work under
+way, and most steps must go out *during* the render's transaction (on commit they would all arrive
+at once, at the end). Services (bargaining/services.py) make and keep the documents; this module
+only tells the pages how far they are, best effort, and the task (bargaining/tasks.py) calls it.
 
 Events go to one channel-layer group per campaign, which only sockets that passed the campaign's
 read check join (bargaining/consumers.py). They carry codes and numbers only: the kind of document

@@ -19,9 +19,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from bargaining.models import Campaign, Demand, DemandDocument, DemandRevision
+from bargaining.models_table import AgreementDocument
 from grievances.models import Grievance
 from membership.models import BargainingUnit, Local, User
 from union.audit import audit_record
+from union.realtime import notify_user
 
 ERR_UNITS = _("Choose at least one bargaining unit of this local.")
 ERR_COMMITTEE = _("The committee can only hold representatives and admins of this local.")
@@ -177,3 +179,51 @@ def demands_document_generate(*, actor_id: int | None, campaign_id: int,
                  local_id=campaign.local_id, version=document.version, sha256=document.sha256,
                  content_sha256=digest)
     return kept
+
+
+@transaction.atomic
+def agreement_generate(*, actor_id: int | None, campaign_id: int,
+                       progress: Callable[[str], None] | None = None) -> AgreementDocument:
+    """Render the tentative agreement (bargaining/agreement.py) and keep it, with its preview, as the
+    next version; unchanged content is not stored again. Ids only, as it runs from a task. The
+    caller checked there is at least one agreed or tentatively agreed article (`has_agreed_articles`)."""
+    from bargaining.agreement import KIND, canonical_content, latest_agreement, render_agreement_pdf
+    from bargaining.documents import content_digest
+    from bargaining.previews import preview_store
+    from union.documents import document_store
+
+    report = progress or (lambda step: None)
+    report("start")
+    campaign = Campaign.objects.select_for_update().select_related("local__union").get(pk=campaign_id)
+    latest = latest_agreement(campaign)
+    if latest is not None and latest.content_sha256 == content_digest(canonical_content(campaign)):
+        return latest
+    version = (latest.document.version if latest is not None else 0) + 1
+    pdf, digest = render_agreement_pdf(campaign, version=version, progress=report)
+    report("store")
+    document = document_store(kind=KIND, owner_code=campaign.code, content=pdf, actor_id=actor_id)
+    kept = AgreementDocument.objects.create(campaign=campaign, document=document, content_sha256=digest)
+    report("preview")
+    preview_store(document=document, pdf=pdf, actor_id=actor_id)
+    actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
+    audit_record(actor, "bargaining.agreement_generate", campaign, local_id=campaign.local_id,
+                 version=document.version, sha256=document.sha256, content_sha256=digest)
+    return kept
+
+
+def document_ready_notify(*, actor_id: int | None, campaign: Campaign, kind: str, version: int) -> None:
+    """Tell whoever asked for a document, on their other open pages and in their language, that
+    this version is kept. Sent on commit (union.realtime.notify_user), so never for a version a
+    rollback took away; nobody is told when no one asked (a scheduled render) or the account is closed."""
+    from django.urls import reverse
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    actor = User.objects.filter(pk=actor_id, is_active=True).first() if actor_id is not None else None
+    if actor is None:
+        return
+    with translation.override(actor.language):
+        text = (gettext("The demands document, version %(version)s, is ready.") if kind == "demands"
+                else gettext("The tentative agreement, version %(version)s, is ready."))
+        notify_user(actor.pk, kind="bargaining.document", text=text % {"version": version},
+                    url=reverse("bargaining:campaign_detail", kwargs={"code": campaign.code}))

@@ -36,8 +36,14 @@ ERR_SOURCE = _("Say who put this position on the table: the union or the employe
 ERR_STATUS = _("Choose open, tentatively agreed, agreed or withdrawn.")
 
 
-def _status_now(demand: Demand) -> DemandStatusChange | None:
+def _status_change_now(demand: Demand) -> DemandStatusChange | None:
     return demand.status_changes.order_by("-created_at", "-pk").first()
+
+
+def status_now(demand: Demand) -> str:
+    """Where the article stands now: its latest status, "open" until one is set."""
+    change = _status_change_now(demand)
+    return change.status if change is not None else Status.OPEN
 
 
 @transaction.atomic
@@ -70,7 +76,7 @@ def table_entry_add(*, actor: User, demand: Demand, source: str, text: str, note
     latest = demand.table_entries.aggregate(n=Max("number"))["n"]
     if latest is None:
         raise ValidationError(ERR_NO_TABLE)
-    status = _status_now(demand)
+    status = _status_change_now(demand)
     if status is not None and status.status in (Status.AGREED, Status.WITHDRAWN):
         raise ValidationError(ERR_CLOSED)
     entry = TableEntry(demand=demand, number=latest + 1, source=source, text=text, note=note, author=actor)
@@ -100,7 +106,7 @@ def demand_status_set(*, actor: User, demand: Demand, status: str, entry: TableE
         entry = entry or last_entry
     else:
         entry = None
-    current = _status_now(demand)
+    current = _status_change_now(demand)
     if current is not None and current.status == status and current.entry_id == (entry.pk if entry else None):
         return current
     if current is None and status == Status.OPEN:

@@ -2,44 +2,27 @@
 
 Task arguments are stored in clear by the database backend, so they carry ids only. Each render
 pushes its progress to the pages showing the campaign (bargaining/progress.py) and, once it is
-kept, tells the person who asked for it on their other pages (union.realtime.notify_user).
+kept, tells the person who asked for it on their other pages (services.document_ready_notify).
 """
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.urls import reverse
-from django.utils import translation
-from django.utils.translation import gettext
 from django_tasks import task
 
-from bargaining.agreement import agreement_generate
 from bargaining.models import Campaign
-from bargaining.previews import preview_of
+from bargaining.previews import document_links
 from bargaining.progress import progress_now, progress_on_commit, reporter
-from bargaining.services import demands_document_generate
-from membership.models import User
+from bargaining.services import agreement_generate, demands_document_generate, document_ready_notify
 from union.models import Document
-from union.realtime import notify_user
 
 
 def _finish(campaign_id: int, kind: str, document: Document, actor_id: int | None) -> None:
     """The last step, on commit: the version and where to fetch it, and a notice to who asked."""
     campaign = Campaign.objects.get(pk=campaign_id)
-    names = {"demands": ("campaign_document_download", "campaign_document_preview"),
-             "agreement": ("agreement_download", "agreement_preview")}[kind]
-    args = {"code": campaign.code, "version": document.version}
-    has_preview = preview_of(document) is not None
     progress_on_commit(campaign_id, kind, "done", version=document.version,
-                       download=reverse(f"bargaining:{names[0]}", kwargs=args),
-                       preview=reverse(f"bargaining:{names[1]}", kwargs=args) if has_preview else "")
-    actor = User.objects.filter(pk=actor_id, is_active=True).first() if actor_id is not None else None
-    if actor is not None:
-        with translation.override(actor.language):
-            text = (gettext("The demands document, version %(version)s, is ready.") if kind == "demands"
-                    else gettext("The tentative agreement, version %(version)s, is ready."))
-            notify_user(actor.pk, kind="bargaining.document", text=text % {"version": document.version},
-                        url=reverse("bargaining:campaign_detail", kwargs={"code": campaign.code}))
+                       **document_links(campaign.code, kind, document))
+    document_ready_notify(actor_id=actor_id, campaign=campaign, kind=kind, version=document.version)
 
 
 def _run(kind: str, campaign_id: int, actor_id: int | None) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
@@ -36,8 +36,11 @@ from bargaining.permissions import (
     access_survey,
     access_survey_results,
     can_edit_campaign,
+    can_edit_comment,
     can_moderate_comments,
+    can_see_named_answers,
     can_see_survey_results,
+    is_comment_author,
 )
 from membership.types import AuthedHttpRequest
 
@@ -51,9 +54,8 @@ def consultation_context(user: Any, demand: Demand) -> dict[str, Any]:
     campaign = demand.campaign
     comments = []
     for comment in demand.comments.select_related("author__member"):
-        mine = svc.is_comment_author(comment, user)
-        comments.append({"comment": comment, "mine": mine,
-                         "can_edit": mine and not comment.hidden and campaign.stage in svc.OPEN_STAGES})
+        mine = is_comment_author(comment, user)
+        comments.append({"comment": comment, "mine": mine, "can_edit": can_edit_comment(user, comment, mine=mine)})
     endorsement = svc.endorsement_of(user, demand)
     return {
         # Distinct ids: both forms have an "anonymous" box on the same page.
@@ -85,9 +87,7 @@ def comment_add(request: AuthedHttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def comment_edit(request: AuthedHttpRequest, code: str) -> HttpResponse:
-    comment = access_comment(request.user, code)
-    if not svc.is_comment_author(comment, request.user):
-        raise PermissionDenied
+    comment = access_comment(request.user, code, for_author=True)
     form = CommentEditForm(request.POST or None, initial={"body": comment.body})
     if request.method == "POST" and form.is_valid():
         try:
@@ -105,9 +105,7 @@ def comment_edit(request: AuthedHttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def comment_delete(request: AuthedHttpRequest, code: str) -> HttpResponse:
-    comment = access_comment(request.user, code)
-    if not svc.is_comment_author(comment, request.user):
-        raise PermissionDenied
+    comment = access_comment(request.user, code, for_author=True)
     svc.comment_delete(actor=request.user, comment=comment)
     messages.success(request, _("Comment deleted."))
     return redirect(_demand_url(comment.demand))
@@ -225,9 +223,12 @@ def survey_respond(request: AuthedHttpRequest, code: str) -> HttpResponse:
 @require_POST
 def survey_end(request: AuthedHttpRequest, code: str) -> HttpResponse:
     survey = access_survey(request.user, code, for_write=True)
-    if survey.status != Survey.Status.OPEN:
-        raise PermissionDenied
-    svc.survey_close(actor=request.user, survey=survey)
+    try:
+        svc.survey_close(actor=request.user, survey=survey)
+    except ValidationError as error:
+        # A state, not a right: a second click (or another tab) finds the survey already closed.
+        messages.error(request, " ".join(error.messages))
+        return redirect("bargaining:survey_detail", code=survey.code)
     messages.success(request, _("The survey is closed and its results are published to the members."))
     return redirect("bargaining:survey_results", code=survey.code)
 
@@ -242,7 +243,7 @@ def survey_results(request: AuthedHttpRequest, code: str) -> HttpResponse:
     result: dict[str, Any] = survey.result if closed and survey.result is not None else svc.survey_tally(survey)
     numbers = sorted(r["number"] for r in result["rows"])
     named = None
-    if not survey.anonymous and can_moderate_comments(request.user, survey.campaign):
+    if can_see_named_answers(request.user, survey):
         # Two queries whatever the number of answers: the responses, then all their answers.
         values: dict[Any, dict[int, int]] = {}
         for response_id, number, value in SurveyAnswer.objects.filter(response__survey=survey).values_list(

@@ -6,11 +6,13 @@ positions and statuses and generate the agreement. Everyone else: 404, whether i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
@@ -23,14 +25,15 @@ from bargaining.agreement import has_agreed_articles, latest_agreement
 from bargaining.documents import latest_document
 from bargaining.forms_table import EntryForm, StatusForm
 from bargaining.models import Campaign, Demand
-from bargaining.models_table import DemandStatusChange, TableEntry
+from bargaining.models_table import TableEntry
 from bargaining.permissions import access_campaign, access_demand, can_edit_campaign
-from bargaining.previews import preview_of
+from bargaining.previews import document_links, preview_of
 from bargaining.table import (
     SETTLED,
     TABLED_STAGES,
     demand_status_set,
     entries_with_diffs,
+    status_now,
     table_entry_add,
     table_open,
     table_rows,
@@ -41,18 +44,12 @@ from union.documents import document_read
 from union.models import Document, DocumentCustody
 from union.pdf import pdf_response
 
-ROUTES = {"demands": ("campaign_document_download", "campaign_document_preview"),
-          "agreement": ("agreement_download", "agreement_preview")}
-
 
 def _kept_info(campaign: Campaign, kind: str, kept: Any) -> dict[str, Any] | None:
     if kept is None:
         return None
-    args = {"code": campaign.code, "version": kept.document.version}
     return {"version": kept.document.version, "created_at": kept.created_at, "sha256": kept.document.sha256,
-            "download": reverse(f"bargaining:{ROUTES[kind][0]}", kwargs=args),
-            "preview": reverse(f"bargaining:{ROUTES[kind][1]}", kwargs=args)
-            if preview_of(kept.document) is not None else ""}
+            **document_links(campaign.code, kind, kept.document)}
 
 
 def documents_panel(campaign: Campaign, *, can_edit: bool) -> dict[str, Any]:
@@ -127,21 +124,33 @@ def campaign_table_open(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return redirect("bargaining:campaign_table", code=campaign.code)
 
 
-def _demand_page(request: AuthedHttpRequest, demand: Demand, *, entry_form: EntryForm | None = None,
-                 status_form: StatusForm | None = None, status: int = 200) -> HttpResponse:
+def _demand_page(request: AuthedHttpRequest, demand: Demand, *, entry_form: BaseForm | None = None,
+                 status_form: BaseForm | None = None, status: int = 200) -> HttpResponse:
     can_edit = can_edit_campaign(request.user, demand.campaign)
     return render(request, "bargaining/demand_table.html", {
         "demand": demand, "campaign": demand.campaign, "can_edit": can_edit,
         "entries": entries_with_diffs(demand),
         "changes": demand.status_changes.select_related("entry", "author__member").order_by("-created_at", "-pk"),
         "entry_form": entry_form or EntryForm(initial={"source": TableEntry.Source.EMPLOYER}),
-        "status_form": status_form or StatusForm(demand=demand, initial={"status": _current_status(demand)}),
+        "status_form": status_form or StatusForm(demand=demand, initial={"status": status_now(demand)}),
     }, status=status)
 
 
-def _current_status(demand: Demand) -> str:
-    change = demand.status_changes.order_by("-created_at", "-pk").first()
-    return change.status if change is not None else DemandStatusChange.Status.OPEN
+def _table_post(request: AuthedHttpRequest, code: str, *, slot: str, make_form: Callable[[Demand], BaseForm],
+                write: Callable[..., Any], saved: str) -> HttpResponse:
+    """The table's two forms (a position, a status): access for write, the form, the service, and the
+    page again with the form's errors (400), or a message and the page (redirect)."""
+    demand = access_demand(request.user, code, for_write=True)
+    form = make_form(demand)
+    if form.is_valid():
+        try:
+            write(actor=request.user, demand=demand, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, saved)
+            return redirect("bargaining:demand_table", code=demand.code)
+    return _demand_page(request, demand, status=400, **{slot: form})
 
 
 @never_cache
@@ -155,34 +164,17 @@ def demand_table(request: AuthedHttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def demand_table_entry(request: AuthedHttpRequest, code: str) -> HttpResponse:
-    demand = access_demand(request.user, code, for_write=True)
-    form = EntryForm(request.POST)
-    if form.is_valid():
-        try:
-            table_entry_add(actor=request.user, demand=demand, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, _("Position recorded."))
-            return redirect("bargaining:demand_table", code=demand.code)
-    return _demand_page(request, demand, entry_form=form, status=400)
+    return _table_post(request, code, slot="entry_form", make_form=lambda demand: EntryForm(request.POST),
+                       write=table_entry_add, saved=_("Position recorded."))
 
 
 @never_cache
 @login_required
 @require_POST
 def demand_table_status(request: AuthedHttpRequest, code: str) -> HttpResponse:
-    demand = access_demand(request.user, code, for_write=True)
-    form = StatusForm(request.POST, demand=demand)
-    if form.is_valid():
-        try:
-            demand_status_set(actor=request.user, demand=demand, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, _("Status saved."))
-            return redirect("bargaining:demand_table", code=demand.code)
-    return _demand_page(request, demand, status_form=form, status=400)
+    return _table_post(request, code, slot="status_form",
+                       make_form=lambda demand: StatusForm(request.POST, demand=demand),
+                       write=demand_status_set, saved=_("Status saved."))
 
 
 @never_cache

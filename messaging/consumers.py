@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 import weakref
 from collections.abc import Hashable
@@ -38,7 +37,7 @@ from messaging.schemas import PingFrame, SendFrame
 from messaging.selectors import rooms_visible_to_users
 from messaging.services import ERROR_STALE, StaleCommit, message_post, room_group
 from union.consumers import AuthenticatedConsumer
-from union.realtime import deferred_broadcasts
+from union.realtime import deferred_broadcasts, send_deferred
 
 # An envelope of at most 90 KiB plus the frame around it.
 MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
@@ -47,14 +46,17 @@ MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
 RATE_PER_SECOND = 5.0
 RATE_BURST = 20
 
-logger = logging.getLogger(__name__)
-
 FRAMES: TypeAdapter[SendFrame | PingFrame] = TypeAdapter(SendFrame | PingFrame)
 
+# Error frames carry a stable machine `code`, which the browser turns into a sentence in its
+# reader's language (messaging/texts.py), and a `detail` in English for other clients and for
+# whoever reads a trace (messaging/client shows it). Codes never change meaning; new ones may come.
 ERROR_FRAME = "invalid frame"
 ERROR_TOO_LARGE = "frame larger than 90 KiB"
 ERROR_RATE = "too many frames: slow down"
 ERROR_ROOM = "no such room"
+CODE_FRAME, CODE_TOO_LARGE, CODE_RATE, CODE_ROOM, CODE_STALE, CODE_REFUSED = (
+    "frame", "too_large", "rate", "room", "stale", "refused")
 
 
 class RoomFanout:
@@ -209,24 +211,27 @@ class RoomConsumer(AuthenticatedConsumer):
         self.tokens -= 1
         return True
 
-    async def error(self, detail: str, ref: str | None = None) -> None:
-        await self.send_json({"type": "error", "ref": ref, "detail": detail})
+    async def error(self, code: str, detail: str, ref: str | None = None) -> None:
+        await self.send_json({"type": "error", "ref": ref, "code": code, "detail": detail})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if not self.open:
             return
         if not self._take_token():
-            await self.error(ERROR_RATE)
+            await self.error(CODE_RATE, ERROR_RATE)
             return
-        if text_data is None or len(text_data) > MAX_FRAME:
-            await self.error(ERROR_TOO_LARGE if text_data else ERROR_FRAME)
+        if text_data is None:
+            await self.error(CODE_FRAME, ERROR_FRAME)
+            return
+        if len(text_data) > MAX_FRAME:
+            await self.error(CODE_TOO_LARGE, ERROR_TOO_LARGE)
             return
         try:
             frame = FRAMES.validate_python(json.loads(text_data))
         # json's ValueError, its RecursionError (a frame nested thousands deep) or the schema's error:
         # one error frame, never the input echoed nor a traceback in the log.
         except (ValueError, RecursionError, SchemaError):
-            await self.error(ERROR_FRAME)
+            await self.error(CODE_FRAME, ERROR_FRAME)
             return
         if isinstance(frame, PingFrame):
             await self.send_json({"type": "pong"})
@@ -236,24 +241,20 @@ class RoomConsumer(AuthenticatedConsumer):
     async def send_message(self, frame: SendFrame) -> None:
         code = str(frame.room)
         if code not in self.rooms:  # the last check's view: no database visit to refuse
-            await self.error(ERROR_ROOM, frame.ref)
+            await self.error(CODE_ROOM, ERROR_ROOM, frame.ref)
             return
         try:
             seq, events = await database_sync_to_async(_post)(self.scope["user"], code, frame.envelope.model_dump())
         except StaleCommit:
-            await self.error(str(ERROR_STALE), frame.ref)
+            await self.error(CODE_STALE, str(ERROR_STALE), frame.ref)
             return
         except Http404:
-            await self.error(ERROR_ROOM, frame.ref)
+            await self.error(CODE_ROOM, ERROR_ROOM, frame.ref)
             return
-        except ValidationError as failure:
-            await self.error(" ".join(failure.messages), frame.ref)
+        except ValidationError as failure:  # the envelope, its sender or a replay: the service says which
+            await self.error(CODE_REFUSED, " ".join(failure.messages), frame.ref)
             return
-        for group, event in events:  # the relay, from this loop rather than the database thread
-            try:
-                await self.channel_layer.group_send(group, event)
-            except Exception:  # noqa: BLE001 - stored already: the others catch up by number
-                logger.warning("A room message was stored but could not be relayed.", exc_info=True)
+        await send_deferred(events)  # the relay, from this loop rather than the database thread
         await self.send_json({"type": "ack", "ref": frame.ref, "room": code, "seq": seq})
 
     async def room_pending(self, event: dict[str, Any]) -> None:

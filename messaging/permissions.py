@@ -8,6 +8,7 @@ current signed commit. Before the genesis commit, only those who may administer 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,7 @@ from django.http import Http404
 
 from membership.models import BargainingUnit, Local
 from membership.permissions import local_perms
+from membership.selectors import locals_where
 from messaging.models import Device, Room, RoomMember
 from messaging.selectors import (
     ADMIN_PERMISSION,
@@ -47,9 +49,40 @@ def access_room(user: Any, code: Any) -> Room:
         raise Http404
     if RoomMember.objects.filter(room=room, user=user).exists():
         return room
-    if room.epoch < 0 and room_admins_entitled(room).filter(pk=user.pk).exists():
+    if can_start_room(user, room):
         return room
     raise Http404
+
+
+def can_start_room(user: Any, room: Room) -> bool:
+    """Before its genesis commit, a room's own admins (selectors.room_admins_entitled) may open it
+    to start its chain; nobody may once it has started."""
+    return room.epoch < 0 and _active(user) and room_admins_entitled(room).filter(pk=user.pk).exists()
+
+
+def rooms_user_may_start(user: Any, rooms: Iterable[Room]) -> set[int]:
+    """The pks of those `rooms` that `can_start_room` allows, for a page of rooms: at most three
+    queries whatever their number (can_start_room asks one per room).
+
+    The same rule, spelled for many rooms: the user is entitled to the room by the roll now
+    (selectors.rooms_entitled_for) and administers it: the assigned steward, holding
+    `manage_grievances` in the local, for a case's room; else an organizer or admin of the local.
+    tests/messaging/test_room_pages.py checks that both answer alike.
+    """
+    unstarted = {room.pk for room in rooms if room.epoch < 0}
+    if not unstarted or not _active(user):
+        return set()
+    entitled = list(rooms_entitled_for(user).filter(pk__in=unstarted).values_list(
+        "pk", "kind", "local_id", "grievance__steward_id"))
+    if not entitled:
+        return set()
+    admin_of = set(locals_where(user, ADMIN_PERMISSION).values_list("pk", flat=True))
+    steward_of: set[int] = set()
+    if any(kind == Room.Kind.GRIEVANCE for _pk, kind, _local, _steward in entitled):
+        steward_of = set(locals_where(user, "manage_grievances").values_list("pk", flat=True))
+    return {pk for pk, kind, local_id, steward_id in entitled
+            if (steward_id == user.pk and local_id in steward_of if kind == Room.Kind.GRIEVANCE
+                else local_id in admin_of)}
 
 
 def access_room_to_post(user: Any, code: Any) -> Room:

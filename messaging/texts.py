@@ -7,6 +7,7 @@ reader's language. Placeholders in braces ({name}) are filled in by the script, 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 
 def chat_texts() -> dict[str, str]:
@@ -49,4 +50,15 @@ def chat_texts() -> dict[str, str]:
         "noMessages": _("No messages yet."),
         "tooLong": _("This message is too long. Split it in parts."),
         "removed": _("You are no longer in this room."),
+        # Why a message was not sent, by the code of the socket's error frame (messaging/consumers.py).
+        "failedFrame": _("Not sent: the server could not read what this page sent. Reload the page."),
+        "failedTooLarge": _("Not sent: this message is too large."),
+        "failedRate": _("Not sent: too many messages at once. Wait a moment, then retry."),
+        "failedRoom": _("Not sent: you can no longer post in this room."),
+        "failedStale": _("Not sent: the room's keys changed meanwhile. Retry."),
+        "failedRefused": _("Not sent: the server refused this message. Reload the page, then retry."),
+        # How the page puts words together, which each language does its own way.
+        "parenthetical": _("({text})"),
+        "quoted": _("{name}: {text}"),
+        "listSeparator": pgettext("between the names of a list", ", "),
     }

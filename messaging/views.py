@@ -127,15 +127,14 @@ def room_list(request: AuthedHttpRequest) -> HttpResponse:
         "local", "unit__employer", "unit__client", "grievance")
     by_pk = {room.pk: room for room in rooms}
     admins = RoomMember.objects.filter(room__in=rooms, role=RoomMember.Role.ADMIN).values_list("room_id", "user_id")
+    may_start = perms.rooms_user_may_start(user, rooms)
     names = display_names({user_id for _room, user_id in admins})
     admin_names: dict[int, list[str]] = {}
     for room_id, user_id in admins:
         admin_names.setdefault(room_id, []).append(names.get(user_id, _("an admin")))
     listed = [{"room": by_pk[e["room"].pk], "label": room_label(by_pk[e["room"].pk]), "joined": e["joined"],
                "unread": e["unread"], "admins": sorted(admin_names.get(e["room"].pk, [])),
-               # Before its genesis commit, a room's own admins may open it to start it (few such rooms).
-               "may_start": e["room"].epoch < 0 and selectors.room_admins_entitled(by_pk[e["room"].pk]).filter(
-                   pk=user.pk).exists()} for e in entries]
+               "may_start": e["room"].pk in may_start} for e in entries]
     to_open = [{**o, "label": _open_label(o)} for o in selectors.rooms_to_open_for(user)]
     return render(request, "messaging/room_list.html", {"rooms": listed, "to_open": to_open,
                                                         "ure2e_user": ur1_user_id(user)})
@@ -170,7 +169,7 @@ def room_chat(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     admins = sorted(names.get(m.user_id, _("an admin")) for m in members if m.role == RoomMember.Role.ADMIN)
     context = {
         "room": room, "label": room_label(room), "admins": admins, "ure2e_user": ur1_user_id(user),
-        "may_start": room.epoch < 0 and selectors.room_admins_entitled(room).filter(pk=user.pk).exists(),
+        "may_start": perms.can_start_room(user, room),
         "pending_add": len(changes["add"]), "pending_remove": len(changes["remove"]),
         "page_data": {"code": str(room.code), "roomId": room.room_id, "me": ur1_user_id(user),
                       "people": people,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -12,6 +13,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 
 def user_group(user_id: int) -> str:
@@ -38,6 +41,23 @@ def deferred_broadcasts() -> Iterator[list[tuple[str, dict[str, Any]]]]:
         yield queued
     finally:
         _deferred.queue = outer
+
+
+async def send_deferred(events: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Send what `deferred_broadcasts` collected, from the event loop, one event after another.
+
+    The change that made them is committed already, so a failed send (Redis restarting) is logged
+    as a warning and the next event is still tried: raising would fail the socket whose write
+    succeeded. Whoever missed an event catches up another way (room messages by sequence number).
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, event in events:
+        try:
+            await layer.group_send(group, event)
+        except Exception:  # noqa: BLE001 - stored already: the others catch up by number
+            logger.warning("An event was committed but could not be sent to its group.", exc_info=True)
 
 
 def broadcast_now(group: str, event: dict[str, Any]) -> None:

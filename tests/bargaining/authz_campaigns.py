@@ -75,7 +75,7 @@ EXPECTATIONS: dict = {
     "bargaining:ballot_close": (ballot, (302, 405, 405, 405, 405, 405, 405)),  # POST only
     "bargaining:comment_add": (demand, POST_ONLY),
     "bargaining:endorse": (demand, POST_ONLY),
-    "bargaining:comment_edit": (comment, (302, 200, 403, 404, 403, 403, 404)),  # the author only
+    "bargaining:comment_edit": (comment, (302, 200, 404, 404, 404, 404, 404)),  # the author only
     "bargaining:comment_delete": (comment, POST_ONLY),
     "bargaining:comment_hide": (comment, POST_ONLY),
     "bargaining:comment_restore": (comment, POST_ONLY),

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bargaining.agreement import agreement_generate
 from bargaining.models import Campaign
 from bargaining.models_table import DocumentPreview
 from bargaining.previews import preview_of
-from bargaining.services import demands_document_generate
+from bargaining.services import agreement_generate, demands_document_generate
 from bargaining.table import demand_status_set, table_open
 from tests.bargaining.factories import make_campaign, make_demand
 from tests.base import Personas

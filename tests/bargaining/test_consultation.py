@@ -352,7 +352,7 @@ class TestPages:
         # The author still sees their own text, and deletes it; others may not.
         assert "loudly" in member.get(reverse("bargaining:demand_detail", kwargs={"code": demand.code})).content.decode()
         delete = reverse("bargaining:comment_delete", kwargs={"code": comment.code})
-        assert login_as(Client(), personas.steward).post(delete).status_code == 403
+        assert login_as(Client(), personas.steward).post(delete).status_code == 404
         assert member.post(delete).status_code == 302 and not Comment.objects.exists()
 
     def test_comment_pages_refuse_outsiders_and_bad_input(self, personas: Personas) -> None:
@@ -366,7 +366,7 @@ class TestPages:
         assert not Comment.objects.exists() and not Endorsement.objects.exists()
         comment = svc.comment_add(author=personas.member, demand=demand, body="Mine")
         edit = reverse("bargaining:comment_edit", kwargs={"code": comment.code})
-        assert login_as(Client(), personas.steward).post(edit, {"body": "Yours now"}).status_code == 403
+        assert login_as(Client(), personas.steward).post(edit, {"body": "Yours now"}).status_code == 404
         assert login_as(Client(), personas.member).post(edit, {"body": ""}).status_code == 400
         assert login_as(Client(), personas.member).post(edit, {"body": "Mine, edited"}).status_code == 302
         assert Comment.objects.get().body == "Mine, edited"
@@ -468,3 +468,52 @@ def test_the_audit_log_names_consultation_events_in_words(personas: Personas) ->
                   "Priorities survey closed and counted", "Answers: 0"):
         assert words in page, words
     assert "Off topic" not in page and "Other action" not in page
+
+
+@pytest.mark.django_db
+def test_only_the_author_reaches_an_anonymous_comments_pages_and_others_see_no_page(personas: Personas) -> None:
+    """Edit and delete answer 404 to everyone but the author, a moderator included: the same answer
+    as a missing comment, so the pages tell nobody who wrote an anonymous comment."""
+    demand = make_demand(personas, consultation_campaign(personas, 1))
+    comment = svc.comment_add(author=personas.member, demand=demand, body="Mine", anonymous=True)
+    edit = reverse("bargaining:comment_edit", kwargs={"code": comment.code})
+    delete = reverse("bargaining:comment_delete", kwargs={"code": comment.code})
+    for persona in (personas.steward, personas.representative, personas.local_admin, personas.outsider):
+        client = login_as(Client(), persona)
+        assert client.get(edit).status_code == 404
+        assert client.post(delete).status_code == 404
+    assert Comment.objects.filter(pk=comment.pk).exists()
+    assert login_as(Client(), personas.member).get(edit).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_comment_and_named_answer_rules_live_in_permissions(personas: Personas) -> None:
+    from bargaining.permissions import can_edit_comment, can_see_named_answers
+
+    campaign = consultation_campaign(personas)
+    comment = svc.comment_add(author=personas.member, demand=campaign.demands.get(number=1), body="x")
+    assert can_edit_comment(personas.member, comment) and not can_edit_comment(personas.steward, comment)
+    svc.comment_hide(actor=personas.representative, comment=comment, reason="Off topic")
+    comment.refresh_from_db()
+    assert not can_edit_comment(personas.member, comment)
+    named = svc.survey_open(actor=personas.representative, campaign=campaign, method="dots", dots=4, anonymous=False)
+    assert can_see_named_answers(personas.representative, named) and can_see_named_answers(personas.local_admin, named)
+    assert not can_see_named_answers(personas.member, named) and not can_see_named_answers(personas.steward, named)
+    svc.survey_close(actor=personas.representative, survey=named)
+    anonymous = svc.survey_open(actor=personas.representative, campaign=campaign, method="dots", dots=4)
+    assert not can_see_named_answers(personas.representative, anonymous)
+
+
+@pytest.mark.django_db
+def test_closing_a_closed_survey_says_so_and_changes_nothing(personas: Personas) -> None:
+    survey = svc.survey_open(actor=personas.representative, campaign=consultation_campaign(personas),
+                             method="ranking")
+    svc.survey_close(actor=personas.representative, survey=survey)
+    survey.refresh_from_db()
+    before = (survey.closed_at, survey.result, AuditEvent.objects.count())
+    rep = login_as(Client(), personas.representative)
+    response = rep.post(reverse("bargaining:survey_close", kwargs={"code": survey.code}), follow=True)
+    assert response.redirect_chain == [(reverse("bargaining:survey_detail", kwargs={"code": survey.code}), 302)]
+    assert str(svc.ERR_CLOSED) in [str(m) for m in response.context["messages"]]
+    survey.refresh_from_db()
+    assert (survey.closed_at, survey.result, AuditEvent.objects.count()) == before

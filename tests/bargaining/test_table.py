@@ -17,11 +17,11 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.formats import date_format
 
-from bargaining.agreement import agreement_generate, canonical_content, render_agreement_pdf
+from bargaining.agreement import canonical_content, render_agreement_pdf
 from bargaining.models import Campaign, Demand, DemandDocument
 from bargaining.models_table import AgreementDocument, DemandStatusChange, DocumentPreview, TableEntry
 from bargaining.previews import first_page_png
-from bargaining.services import demands_document_generate
+from bargaining.services import agreement_generate, demands_document_generate
 from bargaining.table import demand_status_set, table_entry_add, table_open, table_rows
 from tests.bargaining.factories import make_campaign, make_demand
 from tests.base import Personas, login_as

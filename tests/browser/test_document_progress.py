@@ -69,6 +69,9 @@ def test_the_member_sees_the_progress_and_the_preview_live(people: Callable[...,
     rep.goto(path)
     card = rep.page.locator(".document-card[data-kind=demands]")
     expect(member.page.locator("[data-document-progress]")).to_be_visible()
+    # A mark on each page's window: a reload (or a form post and redirect) would take it away.
+    for session in (member, rep):
+        session.page.evaluate("() => { window.__marker = 1; }")
     card.get_by_role("button", name="Generate a new version").click()
 
     # Both pages learn it is ready without a reload; the member's through the socket alone.
@@ -80,6 +83,7 @@ def test_the_member_sees_the_progress_and_the_preview_live(people: Callable[...,
         expect(preview).to_be_visible()
         session.page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=preview.element_handle())
         assert own.locator("progress").evaluate("bar => bar.value") == 100
+        assert session.page.evaluate("() => window.__marker") == 1, "the page was reloaded"
     steps = [frame.get("step") for frame in frames if frame.get("type") == "progress"]
     assert steps == ["start", "layout", "write", "store", "preview", "done"], frames
     width = member.page.evaluate("document.documentElement.scrollWidth")
@@ -97,6 +101,7 @@ def test_the_member_sees_the_progress_and_the_preview_live(people: Callable[...,
     agreement.get_by_role("button", name="Generate a new version").click()
     expect(agreement.get_by_role("status")).to_have_text("Version 1 is ready.", timeout=30_000)
     expect(agreement.get_by_role("img", name="First page of version 1")).to_be_visible()
+    assert rep.page.evaluate("() => window.__marker") == 1, "the page was reloaded"
 
     # The member reads the table: what was asked, what is on the table now, the status.
     member.goto(f"{path}table/")

@@ -276,6 +276,26 @@ def test_two_members_chat_and_a_removed_member_cannot_read_on(people: Callable[.
     time.sleep(0.5)
     expect(bodies(bea, "Retry me once")).to_have_count(1)
 
+    # A refusal names its reason by a code, which the page says in its reader's words; the English
+    # `detail` (for other clients) is not shown. The server's real answer is held back and a rate
+    # refusal put in its place; a retry then gets the stored copy's ack.
+    admin_sockets.swallow = True
+    before = len(admin_sockets.sent)
+    send(admin, "Refused for speed")
+    refused = item(admin, "Refused for speed")
+    for _ in range(200):
+        if len(admin_sockets.sent) > before:
+            break
+        admin.page.wait_for_timeout(50)
+    admin_sockets.inject({"type": "error", "ref": admin_sockets.sent[-1]["ref"], "code": "rate",
+                          "detail": "too many frames: slow down"})
+    expect(refused).to_have_attribute("data-state", "failed")
+    expect(refused).to_contain_text("Not sent: too many messages at once. Wait a moment, then retry.")
+    expect(refused).not_to_contain_text("slow down")
+    admin_sockets.swallow = False
+    refused.get_by_role("button", name="Retry").click()
+    expect(item(admin, "Refused for speed")).to_have_attribute("data-state", "sent")
+
     # Carol leaves the committee (the organizer unseats her): the page says a removal is pending.
     admin.page.evaluate("""async (args) => {
       const api = await import("/static/messaging/api.js");

@@ -9,8 +9,9 @@ BarcodeDetector, so the scanning test gives the page a stand-in detector and cam
 
 Setting up people and a room goes through the server's HTTP API only, with the Python reference
 client: the organizer `baraka` opens a committee room, seats the member `amani` and commits both.
-account.js (this browser's identity, another helper's module) is served by a stand-in that
-returns the account the test enrolled, as the shared conventions say until it lands.
+In each test's fresh browser, amani then makes her keys with the real account.js (as
+test_keys_flow.py does; a new identity key each time, the next version of her device list), so the
+pages read the identity this browser really holds.
 """
 
 from __future__ import annotations
@@ -245,16 +246,22 @@ def coworkers(live_tessera: LiveServer) -> Iterator[dict[str, Any]]:
     yield {"org": org, "organizer": organizer, "member": member, "room": room, "password": DEMO_PASSWORD}
 
 
-def _as_member(session: Browsing, people: dict[str, Any]) -> None:
-    """Log amani in, with account.js answering the identity the test enrolled for her."""
-    member: Account = people["member"]
-    stand_in = ("export async function loadAccount(store) { return "
-                + json.dumps({"user": member.user_id, "deviceId": member.device_id,
-                              "mskPub": ur1.b64u_encode(member.msk)})
-                + "; }\n")
-    session.page.context.route("**/static/messaging/account.js", lambda route: route.fulfill(
-        status=200, content_type="text/javascript", body=stand_in))
+ENROLL_HERE = """async () => {
+  const account = await import("/static/messaging/account.js");
+  const store = await account.openStore();
+  const { account: me } = await account.enroll(store, account.pageUser(), { reset: true });
+  return { user: me.user, mskPub: me.mskPub };
+}"""
+
+
+def _as_member(session: Browsing, people: dict[str, Any]) -> dict[str, Any]:
+    """Log amani in and make her keys in this browser with account.js: her identity as
+    {"user", "mskPub" (b64u)} and "msk" (bytes), which the pages must show and use."""
     log_in(session, MEMBER, people["password"])
+    session.goto("/rooms/devices/")
+    me = session.page.evaluate(ENROLL_HERE)
+    assert me["user"] == people["member"].user_id
+    return {**me, "msk": ur1.b64u_decode(me["mskPub"], 32)}
 
 
 FAKE_CAMERA = """
@@ -276,9 +283,9 @@ if (navigator.mediaDevices) navigator.mediaDevices.getUserMedia = async () => {
 """
 
 PIN_STATE = """async (user) => {
-  const { Store } = await import("/static/messaging/ur1-store.js");
+  const { openStore } = await import("/static/messaging/account.js");
   const { getPin } = await import("/static/messaging/verify.js");
-  const store = await Store.open();
+  const store = await openStore();
   const pin = await getPin(store, user);
   store.close();
   return pin && pin.state;
@@ -286,9 +293,9 @@ PIN_STATE = """async (user) => {
 
 SEND_BLOCKED = """async ([code, members, me]) => {
   const api = await import("/static/messaging/api.js");
-  const { Store } = await import("/static/messaging/ur1-store.js");
+  const { openStore } = await import("/static/messaging/account.js");
   const { isSendBlocked } = await import("/static/messaging/verify.js");
-  const store = await Store.open();
+  const store = await openStore();
   const room = await api.get(`/rooms/${code}`);
   const blocked = await isSendBlocked(store, room, members, { me });
   store.close();
@@ -302,17 +309,16 @@ def _digits(element: Any) -> str:
 
 def test_the_safety_number_page_shows_the_digits_and_a_readable_code(browsing: Browsing,
                                                                      coworkers: dict[str, Any]) -> None:
-    _as_member(browsing, coworkers)
-    member: Account = coworkers["member"]
+    member = _as_member(browsing, coworkers)
     browsing.goto("/rooms/safety-number/")
     page = browsing.page
     page.wait_for_selector("[data-safety-number-page][data-ready=yes]")
     digits = page.locator("[data-digits]")
-    assert _digits(digits) == ur1.safety_number(member.user_id, member.msk)
+    assert _digits(digits) == ur1.safety_number(member["user"], member["msk"])
     assert re.fullmatch(r"(\d{5} ){11}\d{5}", digits.inner_text().replace("\n", " ").strip())
     png = ARTIFACTS / f"safety-number-qr-{browsing.viewport_name}.png"
     page.locator("[data-qr] svg").screenshot(path=str(png))
-    assert zbarimg(png) == ur1.qr_payload(member.user_id, member.msk)
+    assert zbarimg(png) == ur1.qr_payload(member["user"], member["msk"])
     assert page.locator("[data-qr] svg title").text_content() == "QR code of your safety number"
     browsing.screenshot("safety-number")
     if browsing.viewport_name.startswith("phone"):
@@ -321,9 +327,7 @@ def test_the_safety_number_page_shows_the_digits_and_a_readable_code(browsing: B
 
 
 def test_a_page_without_keys_says_so(browsing: Browsing, coworkers: dict[str, Any]) -> None:
-    browsing.page.context.route("**/static/messaging/account.js", lambda route: route.fulfill(
-        status=200, content_type="text/javascript", body="export async function loadAccount() { return null; }"))
-    log_in(browsing, MEMBER, coworkers["password"])
+    log_in(browsing, MEMBER, coworkers["password"])  # a fresh browser: account.js finds no keys here
     browsing.goto("/rooms/safety-number/")
     browsing.page.get_by_text("This browser has no keys for your account yet").wait_for()
     assert browsing.page.locator("[data-own]").is_hidden()
@@ -331,11 +335,10 @@ def test_a_page_without_keys_says_so(browsing: Browsing, coworkers: dict[str, An
 
 def test_verifying_a_coworker_by_the_digits_then_after_a_key_change(browsing: Browsing,
                                                                       coworkers: dict[str, Any]) -> None:
-    _as_member(browsing, coworkers)
+    member = _as_member(browsing, coworkers)
     page = browsing.page
     organizer: Account = coworkers["organizer"]
-    member: Account = coworkers["member"]
-    me = {"user": member.user_id, "mskPub": ur1.b64u_encode(member.msk)}
+    me = {"user": member["user"], "mskPub": member["mskPub"]}
     browsing.goto("/rooms/verify/")
     page.wait_for_selector("[data-verify-list-page][data-ready=yes]")
     row = page.locator(f"li[data-user='{organizer.user_id}']")
@@ -447,3 +450,7 @@ def test_without_a_barcode_detector_the_digits_remain(browsing: Browsing, cowork
     page.get_by_role("button", name="All 60 digits match").click()
     page.get_by_text("Verified. The key your browser has").wait_for()
     browsing.screenshot("verify-person")
+    # The page opened its database through account.js, so a panic wipe closes that handle and the
+    # deletion goes through at once (deleteDatabase answers true, not "blocked").
+    assert page.evaluate("async () => (await import('/static/messaging/account.js')).wipe()") is True
+    assert "ure2e" not in page.evaluate("async () => (await indexedDB.databases()).map((d) => d.name)")

@@ -205,6 +205,7 @@ def test_posting_is_allowed_exactly_where_reading_is(personas: Personas) -> None
     p = personas
     rooms = every_kind(p)
     Member.objects.filter(user=p.representative).update(status=Member.Status.SUSPENDED)
+    allowed = refused = 0
     for user in [p.member, p.steward, p.organizer, p.representative, p.local_admin, p.outsider]:
         for room in rooms:
             outcomes: list[int | None] = []
@@ -214,6 +215,9 @@ def test_posting_is_allowed_exactly_where_reading_is(personas: Personas) -> None
                 except Http404:
                     outcomes.append(None)
             assert outcomes[0] == outcomes[1], (user, room.kind)
+            allowed, refused = allowed + (outcomes[0] is not None), refused + (outcomes[0] is None)
+    # Not vacuous: two checks that refused (or allowed) everyone would agree too.
+    assert allowed and refused, (allowed, refused)
     with pytest.raises(Http404):
         access_room_to_post(p.member, "not-a-uuid")
 

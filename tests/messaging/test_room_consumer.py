@@ -95,7 +95,11 @@ def test_the_same_envelope_sent_twice_is_acknowledged_twice_and_stored_once(worl
     assert Room.objects.get().last_seq == 1
 
 
-@pytest.mark.parametrize("bad", ["not json", "extra", "wrong_room", "replay", "too_big", "stale", "binary", "deep"])
+CODES = {"not json": "frame", "extra": "frame", "wrong_room": "room", "replay": "refused", "too_big": "too_large",
+         "stale": "stale", "binary": "frame", "deep": "frame"}
+
+
+@pytest.mark.parametrize("bad", list(CODES))
 def test_a_bad_frame_gets_an_error_frame_and_changes_nothing(world: dict[str, Any], bad: str) -> None:
     room, b = world["room"], world["b"]
     good = b.seal(room.room_id, {"type": "text", "text": "one"})
@@ -127,6 +131,8 @@ def test_a_bad_frame_gets_an_error_frame_and_changes_nothing(world: dict[str, An
             await mem.send_to(text_data=frame)
         answer = await mem.receive_json_from(timeout=5)
         assert answer["type"] == "error" and "AAAA" not in json.dumps(answer)
+        # The browser decides on the code (its sentence is translated there); detail stays for other clients.
+        assert answer["code"] == CODES[bad] and answer["detail"]
         await mem.disconnect()
 
     async_to_sync(scenario)()
@@ -145,7 +151,7 @@ def test_the_rate_limit_refuses_a_flood(world: dict[str, Any], monkeypatch: pyte
             await mem.send_json_to({"type": "ping"})
             answers.append(await mem.receive_json_from(timeout=5))
         assert answers[:consumers.RATE_BURST] == [{"type": "pong"}] * consumers.RATE_BURST
-        assert all(a["type"] == "error" for a in answers[consumers.RATE_BURST:])
+        assert all(a["type"] == "error" and a["code"] == "rate" for a in answers[consumers.RATE_BURST:])
         await mem.disconnect()
 
     async_to_sync(scenario)()
@@ -161,7 +167,8 @@ def test_outsiders_and_anonymous_hear_nothing(world: dict[str, Any]) -> None:
         outsider = socket(world["out_cookie"])
         assert (await outsider.connect())[0]
         await outsider.send_json_to(send_frame(room, b.seal(room.room_id, {"type": "text", "text": "x"})))
-        assert (await outsider.receive_json_from(timeout=5))["detail"] == consumers.ERROR_ROOM
+        refused = await outsider.receive_json_from(timeout=5)
+        assert (refused["code"], refused["detail"]) == ("room", consumers.ERROR_ROOM)
         mem = socket(world["mem_cookie"])
         assert (await mem.connect())[0]
         await mem.send_json_to(send_frame(room, b.seal(room.room_id, {"type": "text", "text": "y"})))

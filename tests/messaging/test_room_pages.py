@@ -18,6 +18,7 @@ from django.test import Client
 from django.utils import translation
 
 from membership.models import Member
+from messaging.client import new_id16
 from messaging.models import Room
 from messaging.selectors import ur1_user_id
 from messaging.services import message_post, read_mark
@@ -188,3 +189,56 @@ def test_the_assigned_steward_is_offered_the_case_room(personas: Personas) -> No
     other_case = make_case(personas)
     role_grant(actor=None, user=personas.steward, local=personas.local, role="member")
     assert f'data-parent="{other_case.code}"' not in steward.get("/rooms/").content.decode()
+
+
+
+def _unstarted_rooms(personas: Personas, committees: int, *, local: bool = True) -> list[Room]:
+    """The local's room (if `local`) and `committees` committees (the organizer opened them all), and
+    a case's room opened by its steward: none started yet."""
+    from messaging.services import room_create
+    from tests.grievances.factories import make_case
+
+    rooms = [local_room(personas.organizer, personas.local)] if local else []
+    rooms += [room_create(actor=personas.organizer, kind=Room.Kind.COMMITTEE, local=personas.local,
+                          room_id=new_id16(), retention_days=90, verified_only=True) for _ in range(committees)]
+    rooms.append(room_create(actor=personas.steward, kind=Room.Kind.GRIEVANCE, local=personas.local,
+                             grievance=make_case(personas), room_id=new_id16(), retention_days=90, verified_only=True))
+    return rooms
+
+
+def test_the_rooms_page_asks_the_same_queries_whatever_the_number_of_unstarted_rooms(personas: Personas) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from messaging.services import room_create
+
+    _unstarted_rooms(personas, committees=1)
+    org = login_as(Client(), personas.organizer)
+    org.get("/rooms/")  # the session, content types and permissions are cached after a first page
+    with CaptureQueriesContext(connection) as few:
+        page = org.get("/rooms/").content.decode()
+    assert page.count("You can start it") == 2
+    for _ in range(6):
+        room_create(actor=personas.organizer, kind=Room.Kind.COMMITTEE, local=personas.local,
+                    room_id=new_id16(), retention_days=90, verified_only=True)
+    with CaptureQueriesContext(connection) as many:
+        page = org.get("/rooms/").content.decode()
+    assert page.count("You can start it") == 8
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_the_batch_start_rule_answers_as_the_one_room_rule(personas: Personas, world: dict[str, Any]) -> None:
+    from messaging.permissions import can_start_room, rooms_user_may_start
+
+    rooms = [*_unstarted_rooms(personas, committees=2, local=False), Room.objects.get(pk=world["room"].pk)]
+    everyone = [personas.member, personas.steward, personas.organizer, personas.representative,
+                personas.local_admin, personas.outsider]
+    allowed = refused = 0
+    for user in everyone:
+        batch = rooms_user_may_start(user, rooms)
+        for room in rooms:
+            one = can_start_room(user, room)
+            assert (room.pk in batch) == one, (user.handle, room.kind)
+            allowed, refused = allowed + one, refused + (not one)
+    assert allowed and refused, "the sample holds both answers"
+    assert world["room"].pk not in rooms_user_may_start(personas.organizer, rooms)  # started already

@@ -5,7 +5,7 @@
 import * as ur1 from "./ur1.js";
 import { loadAccount, openStore, rememberEpochSecret } from "./account.js";
 import { checkMembers, isSendBlocked, showKeyWarning } from "./verify.js";
-import { RoomSession, RoomSocket } from "./room.js";
+import { RoomSession, RoomSocket, SendError } from "./room.js";
 
 const data = JSON.parse(document.getElementById("room-data").textContent);
 const T = data.texts;
@@ -23,6 +23,14 @@ let context = null; // {kind: "reply"|"edit", item}
 let readTimer = null;
 const confirming = new Set(); // ids whose "delete for everyone?" question is open
 const revealed = new Set(); // sensitive messages this reader chose to see
+
+// Why a message was not sent, in the reader's words, from the error frame's code (room.js SendError).
+const FAILED = { frame: T.failedFrame, too_large: T.failedTooLarge, rate: T.failedRate, room: T.failedRoom,
+  stale: T.failedStale, refused: T.failedRefused };
+
+function failedText(code) {
+  return (code && Object.hasOwn(FAILED, code) && FAILED[code]) || T.failed;
+}
 
 function fill(text, values) {
   return text.replace(/\{(\w+)\}/g, (all, name) => (name in values ? String(values[name]) : all));
@@ -75,13 +83,13 @@ function render(item) {
   }
   const head = el("p", "who");
   head.append(el("strong", "", nameOf(item.user)), " ", el("time", "muted", timeOf(item.ts)));
-  if (item.beforeRotation) head.append(" ", el("span", "muted", `(${T.beforeRotation})`));
+  if (item.beforeRotation) head.append(" ", el("span", "muted", fill(T.parenthetical, { text: T.beforeRotation })));
   li.append(head);
   if (item.replyTo) {
     const target = session.items.get(item.replyTo);
     const quote = el("blockquote", "quote");
-    quote.textContent = target ? `${nameOf(target.user)}: ${target.deleted ? T.deleted : target.sensitive ? T.sensitive
-      : target.text.slice(0, 140)}` : T.someone;
+    quote.textContent = target ? fill(T.quoted, { name: nameOf(target.user), text: target.deleted ? T.deleted
+      : target.sensitive ? T.sensitive : target.text.slice(0, 140) }) : T.someone;
     li.append(quote);
   }
   if (item.deleted) {
@@ -109,7 +117,7 @@ function render(item) {
   const actions = el("p", "actions-row");
   if (item.state === "pending") actions.append(el("span", "muted state", T.pending));
   if (item.state === "failed") {
-    actions.append(el("span", "state failed", T.failed), " ", button(T.retry, () => session.retry(item.ref)));
+    actions.append(el("span", "state failed", failedText(item.code)), " ", button(T.retry, () => session.retry(item.ref)));
   }
   if (item.state === "sent" && !item.deleted && item.seq) {
     actions.append(button(T.reply, () => startContext("reply", item)));
@@ -200,7 +208,7 @@ async function sendBody(body) {
     if (body.type === "text") add(item);
     return true;
   } catch (error) {
-    say(error instanceof ur1.UR1Error && /too long/.test(error.message) ? T.tooLong : T.failed);
+    say(error instanceof SendError && error.code === "too_long" ? T.tooLong : T.failed);
     return false;
   }
 }
@@ -250,7 +258,7 @@ function showDetail(detail) {
   const pending = detail.pending_add.length + detail.pending_remove.length;
   $("pending-add").textContent = String(detail.pending_add.length);
   $("pending-remove").textContent = String(detail.pending_remove.length);
-  $("admin-names").textContent = detail.admins.map(nameOf).join(", ");
+  $("admin-names").textContent = detail.admins.map(nameOf).join(T.listSeparator);
   const isAdmin = detail.admins.includes(data.me);
   const mayStart = detail.epoch < 0 && rotate.dataset.mayStart === "yes";
   $("rename").hidden = !isAdmin || detail.epoch < 0;
@@ -375,6 +383,7 @@ async function main() {
     }
     if (item.seq === null) {
       item.state = change.state;
+      if (change.state === "failed") item.code = change.code || "";
       if (change.seq) item.seq = change.seq;
       redraw(item);
     }

@@ -2,8 +2,8 @@
 // backup; a wrong key is refused with nothing changed, and the form stays to try again.
 
 import { restore } from "./account.js";
-import { ApiError, get } from "./api.js";
-import { errorCode, errorText, pageStates, start } from "./keys-ui.js";
+import { ApiError } from "./api.js";
+import { errorCode, errorText, fieldError, pageStates, showFailure, startKeysPage } from "./keys-ui.js";
 
 const root = document.getElementById("keys-restore");
 const show = pageStates(root);
@@ -15,10 +15,7 @@ let store = null;
 // Mistakes the member can fix by typing again stay on the form; the rest end the page.
 const RETRY = ["key-format", "wrong-key"];
 
-function fail(error) {
-  root.querySelector("[data-error]").textContent = errorText(error);
-  show("error");
-}
+const fail = (error) => showFailure(root, show, error);
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -28,11 +25,8 @@ form.addEventListener("submit", async (event) => {
     await restore(store, typed);
   } catch (error) {
     if (RETRY.includes(errorCode(error)) || (error instanceof ApiError && error.status === 0)) {
-      formError.textContent = errorText(error);
-      formError.hidden = false;
-      input.setAttribute("aria-invalid", "true");
       show("form", { focus: false });
-      input.focus();
+      fieldError(input, formError, errorText(error));
       return;
     }
     if (errorCode(error) === "no-account") {
@@ -47,17 +41,5 @@ form.addEventListener("submit", async (event) => {
 });
 
 (async () => {
-  try {
-    const started = await start(show);
-    if (!started) return;
-    store = started.store;
-    if (started.account) {
-      show("ready-here");
-      return;
-    }
-    const mine = await get("/devices");
-    show(mine.device_list ? "form" : "none", { focus: false });
-  } catch (error) {
-    fail(error);
-  }
+  store = await startKeysPage(show, { listed: "form", unlisted: "none" }, fail);
 })();

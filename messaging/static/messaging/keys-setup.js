@@ -3,8 +3,7 @@
 // it back. After that it leaves the page and this module's memory.
 
 import { beginEnroll, cleanRecoveryKey } from "./account.js";
-import { get } from "./api.js";
-import { errorCode, errorText, pageStates, start } from "./keys-ui.js";
+import { errorCode, fieldError, pageStates, showFailure, startKeysPage } from "./keys-ui.js";
 
 const root = document.getElementById("keys-setup");
 const show = pageStates(root);
@@ -25,8 +24,7 @@ function fail(error) {
     show("elsewhere");
     return;
   }
-  root.querySelector("[data-error]").textContent = errorText(error);
-  show("error");
+  showFailure(root, show, error);
 }
 
 function showKey(recoveryKey) {
@@ -88,10 +86,7 @@ form.addEventListener("submit", async (event) => {
     typed = "";
   }
   if (typed !== pending.recoveryKey) {
-    inputError.textContent = document.getElementById("ure2e-errors").dataset.errorConfirm;
-    inputError.hidden = false;
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
+    fieldError(input, inputError, document.getElementById("ure2e-errors").dataset.errorConfirm);
     return;
   }
   input.removeAttribute("aria-invalid");
@@ -108,17 +103,5 @@ form.addEventListener("submit", async (event) => {
 });
 
 (async () => {
-  try {
-    const started = await start(show);
-    if (!started) return;
-    store = started.store;
-    if (started.account) {
-      show("ready-here");
-      return;
-    }
-    const mine = await get("/devices");
-    show(mine.device_list ? "elsewhere" : "start", { focus: false });
-  } catch (error) {
-    fail(error);
-  }
+  store = await startKeysPage(show, { listed: "elsewhere", unlisted: "start" }, fail);
 })();

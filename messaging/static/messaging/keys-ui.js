@@ -1,8 +1,9 @@
 // What the keys pages share: one visible state at a time, focus moved to it for keyboards and
-// screen readers, and an error's sentence from the template (templates/messaging/_errors.html).
+// screen readers, an error's sentence from the template (templates/messaging/_errors.html), the
+// start-up, the failure state and a field's error. A plain ES module.
 
 import { AccountError, checkSupport, loadAccount, openStore } from "./account.js";
-import { ApiError } from "./api.js";
+import { ApiError, get } from "./api.js";
 
 export function pageStates(root) {
   const states = [...root.querySelectorAll("[data-state]")];
@@ -43,6 +44,42 @@ export async function start(show) {
   }
   const store = await openStore();
   return { store, account: await loadAccount(store) };
+}
+
+// The start-up both key pages share: feature detection, then "ready-here" when this device holds
+// the account, else the `listed` or `unlisted` state as the server has a device list for the
+// member or not. Returns the store (null when the browser is unsupported or it failed: `fail`
+// was told).
+export async function startKeysPage(show, { listed, unlisted }, fail) {
+  try {
+    const started = await start(show);
+    if (!started) return null;
+    if (started.account) {
+      show("ready-here");
+      return started.store;
+    }
+    const mine = await get("/devices");
+    show(mine.device_list ? listed : unlisted, { focus: false });
+    return started.store;
+  } catch (error) {
+    fail(error);
+    return null;
+  }
+}
+
+// The end of a page for an error the member cannot fix here: its sentence, the "error" state.
+export function showFailure(root, show, error) {
+  root.querySelector("[data-error]").textContent = errorText(error);
+  show("error");
+}
+
+// A mistake the member fixes by typing again: the sentence under the field (announced by the
+// template's live region), the field marked invalid, and the focus back in it.
+export function fieldError(input, message, text) {
+  message.textContent = text;
+  message.hidden = false;
+  input.setAttribute("aria-invalid", "true");
+  input.focus();
 }
 
 export function format(template, values) {

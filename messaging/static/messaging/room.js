@@ -162,6 +162,16 @@ function newRef() {
   return b64(ur1.randomBytes(12));
 }
 
+// Why a send failed, as a stable code the page turns into its reader's words: "too_long" (found
+// here, before anything is sent) or the code of the server's error frame (messaging/consumers.py:
+// "frame", "too_large", "rate", "room", "stale", "refused"). Never the English `detail`.
+export class SendError extends ur1.UR1Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
 // An event emitter small enough to read: on(type, fn); emit(type, detail).
 class Emitter {
   constructor() {
@@ -568,7 +578,7 @@ export class RoomSession extends Emitter {
   // sealed and stored in the outbox first; the item it returns is "pending" until the server acks.
   async send(body) {
     const full = { ...body, ts: Date.now() };
-    if (ur1.encodeBody(full).length + 1 > 65536) throw new ur1.UR1Error("message too long for one envelope");
+    if (ur1.encodeBody(full).length + 1 > 65536) throw new SendError("too_long", "message too long for one envelope");
     const envelope = await this.seal(full);
     const id = await ur1.messageId(envelope);
     const entry = { ref: newRef(), room: this.code, id, body: full, envelope, state: "pending", at: Date.now() };
@@ -582,7 +592,7 @@ export class RoomSession extends Emitter {
     const body = entry.body;
     const item = { seq: null, id: entry.id, user: this.account.user, mine: true, state: entry.state, ref: entry.ref,
       type: body.type, text: body.text || "", replyTo: body.reply_to || null, sensitive: body.sensitive === true,
-      target: body.target || null, ts: body.ts, edited: false, deleted: false, detail: entry.detail || "" };
+      target: body.target || null, ts: body.ts, edited: false, deleted: false, code: entry.code || "" };
     if (body.type === "text") this.items.set(item.id, item);
     return item;
   }
@@ -596,12 +606,13 @@ export class RoomSession extends Emitter {
     entry.timer = setTimeout(() => this.fail(entry, ""), this.ackTimeoutMs);
   }
 
-  async fail(entry, detail) {
+  // `code`: the error frame's code (SendError), "" when no answer came in time.
+  async fail(entry, code) {
     clearTimeout(entry.timer);
     entry.state = "failed";
-    entry.detail = detail;
+    entry.code = code;
     await this.store.put("outbox", entry.ref, { ...entry, timer: undefined });
-    this.emit("outbox", { ref: entry.ref, id: entry.id, state: "failed", detail });
+    this.emit("outbox", { ref: entry.ref, id: entry.id, state: "failed", code });
   }
 
   async settle(frame) {
@@ -637,7 +648,7 @@ export class RoomSession extends Emitter {
         // fall through: shown as failed
       }
     }
-    await this.fail(entry, frame.detail || "");
+    await this.fail(entry, typeof frame.code === "string" ? frame.code : "");
   }
 
   async deleteOutbox(ref) {

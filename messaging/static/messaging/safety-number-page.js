@@ -3,8 +3,7 @@
 // never from what the server says. Also shows the changed-key warning for pinned coworkers.
 
 import * as ur1 from "./ur1.js";
-import { Store } from "./ur1-store.js";
-import { loadAccount } from "./account.js";
+import { loadAccount, openStore } from "./account.js";
 import { encode, toSvg } from "./qr.js";
 import { changedUsers, showKeyWarning } from "./verify.js";
 
@@ -20,7 +19,7 @@ export function renderDigits(element, spaced) {
 
 async function main() {
   const page = document.querySelector("[data-safety-number-page]");
-  const store = await Store.open();
+  const store = await openStore(); // account.js's: a panic wipe closes it before deleting the database
   const account = await loadAccount(store);
   page.querySelector("[data-loading]").hidden = true;
   const warning = document.querySelector("[data-key-warning]");

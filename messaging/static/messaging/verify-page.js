@@ -6,7 +6,7 @@
 
 import * as ur1 from "./ur1.js";
 import * as api from "./api.js";
-import { Store } from "./ur1-store.js";
+import { openStore } from "./account.js";
 import {
   MATCH, NOT_A_CODE, changedUsers, getPin, markVerified, observe, pinStates, showKeyWarning,
   verifyDigits, verifyScanned,
@@ -205,7 +205,8 @@ async function personPage(page, store) {
 }
 
 async function main() {
-  const store = await Store.open();
+  // account.js's opener: a panic wipe closes this handle too before it deletes the database.
+  const store = await openStore();
   const list = document.querySelector("[data-verify-list-page]");
   if (list) await listPage(list, store);
   const person = document.querySelector("[data-verify-person-page]");
