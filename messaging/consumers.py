@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import weakref
 from collections.abc import Hashable
@@ -45,6 +46,8 @@ MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
 # a script flooding one socket is refused frame by frame, without closing the page).
 RATE_PER_SECOND = 5.0
 RATE_BURST = 20
+
+logger = logging.getLogger(__name__)
 
 FRAMES: TypeAdapter[SendFrame | PingFrame] = TypeAdapter(SendFrame | PingFrame)
 
