@@ -25,7 +25,7 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.browser
 
 DEMO_PASSWORD = "tessera-demo-2026"
-ROOM_SOCKET = re.compile(r"/ws/rooms/$")
+ROOM_SOCKET = re.compile(r"/ws/rooms/(\?batch=1)?$")
 # First use through account.js (the same calls as the keys page, without showing the recovery key).
 ENROLL = """async () => {
   const keys = await import("/static/messaging/account.js");
@@ -75,7 +75,7 @@ class Sockets:
             server.send(message)
 
         def to_page(message: Any) -> None:
-            if self.swallow and json.loads(message).get("type") in ("ack", "message"):
+            if self.swallow and json.loads(message).get("type") in ("ack", "message", "batch"):
                 return
             ws.send(message)
 
