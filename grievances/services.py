@@ -39,6 +39,7 @@ from union import documents
 from union.audit import audit_record
 from union.files import new_name
 from union.realtime import notify_user, notify_users
+from union.signals import roll_changed
 
 ERR_NOT_DRAFT = _("Only a draft can be submitted.")
 ERR_NOT_OPEN = _("This case is not open.")
@@ -241,6 +242,7 @@ def grievance_assign(*, actor: User, grievance: Grievance, steward: User) -> Gri
     # The account id, resolved to today's pseudonym when the timeline is shown: a handle written
     # here would outlive the steward's erasure in an append-only timeline.
     _event(grievance, Event.Kind.ASSIGNMENT, actor, shared=True, steward_id=steward.pk)
+    roll_changed.send(sender=Grievance, local_id=grievance.local_id, grievance_id=grievance.pk)
     audit_record(actor, "grievance.assign", grievance, local_id=grievance.local_id, steward_id=steward.pk,
                  previous_id=previous)
     _tell([steward], _("You were assigned case %(number)s."), grievance)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from membership.models import Local, Member, RoleGrant, User
 from membership.roles import effective_permissions
+from union.signals import roll_changed
 
 S = Member.Status
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -43,4 +44,5 @@ def apply_local_rights(user: User, local: Local) -> frozenset[str]:
             assign_perm(f"membership.{codename}", user, local)
         else:
             remove_perm(f"membership.{codename}", user, local)
+    roll_changed.send(sender=Local, local_id=local.pk, user_id=user.pk)
     return wanted
