@@ -135,10 +135,15 @@ class RoomLink:
         # The missing one is almost always just behind, on the socket (two server processes relay
         # in the order each stored, which is not always the numbers' order). Every client of the
         # room sees the same gap: waiting, with jitter, keeps them from all asking the server at once.
-        await asyncio.sleep(self.gap_seconds * self.rng.uniform(1.0, 2.0))
-        if self._pending:
-            with contextlib.suppress(OSError, ClientError):  # the poll or the reconnect tries again
-                await self.catch_up()
+        # In a busy room a new gap often opens while an older one fills: what is asked over HTTP
+        # is a gap that outlived its wait, not the mere presence of some gap.
+        while self._pending:
+            waiting_for = self.last_seq + 1
+            await asyncio.sleep(self.gap_seconds * self.rng.uniform(1.0, 2.0))
+            if self._pending and self.last_seq < waiting_for:
+                with contextlib.suppress(OSError, ClientError):  # the poll or the reconnect tries again
+                    await self.catch_up()
+                return
 
     async def catch_up(self) -> None:
         """Fetch and deliver everything after the last delivered number, page by page."""

@@ -394,6 +394,19 @@ export class RoomSession extends Emitter {
     return this.serial(() => this.fetchAfter());
   }
 
+  // Fetch over HTTP a gap that outlived its wait. In a busy room a new gap often opens while an
+  // older one fills: what counts is whether the number awaited arrived, not whether some gap is open.
+  awaitGap() {
+    if (this.gapTimer) return;
+    const waitingFor = this.lastSeq + 1;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = null;
+      if (!this.early.size) return;
+      if (this.lastSeq < waitingFor) this.catchUp().catch((error) => this.failed(error));
+      else this.awaitGap();
+    }, GAP_FETCH_MS * (1 + Math.random()));
+  }
+
   // An older page of history, shown above what is there.
   olderPage() {
     return this.serial(async () => {
@@ -423,12 +436,7 @@ export class RoomSession extends Emitter {
           // the order each stored). Hold this one; fetch only if the gap is still there after a
           // jittered wait, so that a busy room's pages do not all ask the server at once.
           this.early.set(frame.seq, frame.envelope);
-          if (!this.gapTimer) {
-            this.gapTimer = setTimeout(() => {
-              this.gapTimer = null;
-              if (this.early.size) this.catchUp().catch((error) => this.failed(error));
-            }, GAP_FETCH_MS * (1 + Math.random()));
-          }
+          this.awaitGap();
           return;
         }
         await this.ingest(frame.seq, frame.envelope);
@@ -623,8 +631,14 @@ export class RoomSession extends Emitter {
       this.inflight.delete(frame.ref);
       await this.deleteOutbox(entry.ref);
       this.emit("outbox", { ref: entry.ref, id: entry.id, state: "sent", seq: frame.seq });
-      // The relayed copy may have been lost with the connection: fetch in order if so.
-      if (frame.seq > this.lastSeq) this.catchUp();
+      // The relayed copy is usually just behind the ack; if it was lost with the connection, it
+      // is fetched in order once it is overdue.
+      if (frame.seq > this.lastSeq) {
+        const seq = frame.seq;
+        setTimeout(() => {
+          if (this.lastSeq < seq) this.catchUp().catch((error) => this.failed(error));
+        }, GAP_FETCH_MS * (1 + Math.random()));
+      }
       return;
     }
     // Refused. If the room moved to a new epoch meanwhile, the server did not store it (it answers a
