@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import weakref
 from collections.abc import Hashable
@@ -32,8 +33,8 @@ from django.http import Http404
 from pydantic import TypeAdapter
 from pydantic import ValidationError as SchemaError
 
-from messaging.models import MAX_ENVELOPE_BYTES
-from messaging.permissions import access_room_to_post
+from messaging.models import MAX_ENVELOPE_BYTES, Room
+from messaging.permissions import room_pk_to_post
 from messaging.schemas import PingFrame, SendFrame
 from messaging.selectors import rooms_visible_to_users
 from messaging.services import ERROR_STALE, StaleCommit, message_post, room_group
@@ -46,6 +47,9 @@ MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
 # a script flooding one socket is refused frame by frame, without closing the page).
 RATE_PER_SECOND = 5.0
 RATE_BURST = 20
+# The relay sends a room's waiting messages at most this often per process: a message that finds
+# the room quiet goes out at once; under load, what comes within this window goes as one frame.
+FLUSH_SECONDS = float(os.environ.get("TESSERA_ROOMS_FLUSH_SECONDS", "0.02"))
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +90,7 @@ class RoomFanout:
         self.pending: dict[str, list[str]] = {}  # room code -> encoded message frames not yet sent
         self.reader: asyncio.Task[None] | None = None
         self.flusher: asyncio.Task[None] | None = None
+        self.flushed = 0.0  # when the last flush began (monotonic)
 
     async def add(self, code: str, pk: int, consumer: RoomConsumer) -> None:
         """Deliver the room's events to `consumer` from now on (subscribed when this returns)."""
@@ -126,8 +131,10 @@ class RoomFanout:
             if event.get("type") == "room.message" and isinstance(event.get("frame"), str):
                 self.pending.setdefault(code, []).append(event["frame"])
                 if self.flusher is None or self.flusher.done():
-                    # Runs once this task waits for the layer: after every event already arrived.
-                    self.flusher = asyncio.ensure_future(self.flush())
+                    # Runs once this task waits for the layer (after every event already arrived),
+                    # and not sooner than FLUSH_SECONDS after the previous flush.
+                    wait = self.flushed + FLUSH_SECONDS - time.monotonic()
+                    self.flusher = asyncio.ensure_future(self.flush(wait))
                 continue
             await self.flush_room(code)  # the messages before a commit go out before it
             handler = getattr(RoomConsumer, get_handler_name(event), None)
@@ -139,7 +146,10 @@ class RoomFanout:
                 except Exception:  # noqa: BLE001 - one socket's failure must not stop the others' relay
                     logger.warning("A room event could not be delivered to one socket.", exc_info=True)
 
-    async def flush(self) -> None:
+    async def flush(self, wait: float = 0.0) -> None:
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self.flushed = time.monotonic()
         for code in list(self.pending):
             await self.flush_room(code)
 
@@ -282,9 +292,24 @@ def _post(user: Any, code: str, envelope: dict[str, Any]) -> tuple[int, list[tup
     send from the event loop (`deferred_broadcasts`).
     """
     with deferred_broadcasts() as events:
-        room = access_room_to_post(user, code)
-        seq = message_post(actor=user, room=room, envelope=envelope).seq
+        seq = message_post(actor=user, room=_room_copy(room_pk_to_post(user, code), code), envelope=envelope).seq
     return seq, events
+
+
+# The process's copies of room rows, for sends: a room's id, code and local never change, and the
+# service refreshes the copy when its epoch or head is older than the envelope's.
+_ROOM_COPIES: dict[tuple[int, str], Room] = {}
+ROOM_COPIES_KEPT = 1024
+
+
+def _room_copy(pk: int, code: str) -> Room:
+    room = _ROOM_COPIES.get((pk, code))
+    if room is None:
+        room = Room.objects.get(pk=pk)
+        if len(_ROOM_COPIES) >= ROOM_COPIES_KEPT:
+            _ROOM_COPIES.pop(next(iter(_ROOM_COPIES)))
+        _ROOM_COPIES[(pk, code)] = room
+    return room
 
 
 __all__ = ["RoomConsumer", "room_group"]
