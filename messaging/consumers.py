@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 import weakref
 from collections.abc import Hashable
@@ -28,6 +27,7 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from pydantic import TypeAdapter
@@ -47,9 +47,6 @@ MAX_FRAME = MAX_ENVELOPE_BYTES + 1024
 # a script flooding one socket is refused frame by frame, without closing the page).
 RATE_PER_SECOND = 5.0
 RATE_BURST = 20
-# The relay sends a room's waiting messages at most this often per process: a message that finds
-# the room quiet goes out at once; under load, what comes within this window goes as one frame.
-FLUSH_SECONDS = float(os.environ.get("TESSERA_ROOMS_FLUSH_SECONDS", "0.02"))
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +71,15 @@ class RoomFanout:
     125 of each for every message. Here one channel of the process (per event loop) joins the group
     of every room some local socket follows; an event is decoded once and handed to each socket.
 
-    Message frames are coalesced while the process is busy: frames that arrive during one pass of
-    the event loop are sent together on the next, as one `{"type": "batch", "frames": [...]}` frame
-    per room and socket, to sockets whose client asked for batches (`?batch=1`); others get each
-    frame on its own. An idle room sends each message at once (a batch of one is the frame itself);
-    a busy one sends fewer, larger frames, which is where a process spends its time (a frame is
-    several Python layers deep in Daphne, whatever its size). Order within a room is kept, and a
-    commit, meta or pending event goes out after the messages before it.
+    Message frames are coalesced while the process is busy: the process flushes its rooms' waiting
+    messages at most once every `TESSERA_ROOMS_FLUSH_SECONDS` (0.05 s by default), as one
+    `{"type": "batch", "frames": [...]}` frame per room and socket, to sockets whose client asked
+    for batches (`?batch=1`); others get each frame on its own. A message that finds the process
+    quiet goes out on the next pass of the event loop, alone (a batch of one is the frame itself);
+    under load, fewer and larger frames go out, and frames are where a process spends its time (each
+    is several Python layers deep in Daphne and a few system calls in Twisted, whatever its size).
+    Order within a room is kept, and a commit, meta or pending event goes out at once, after the
+    messages before it.
     """
 
     def __init__(self, layer: Any) -> None:
@@ -132,9 +131,8 @@ class RoomFanout:
                 self.pending.setdefault(code, []).append(event["frame"])
                 if self.flusher is None or self.flusher.done():
                     # Runs once this task waits for the layer (after every event already arrived),
-                    # and not sooner than FLUSH_SECONDS after the previous flush.
-                    wait = self.flushed + FLUSH_SECONDS - time.monotonic()
-                    self.flusher = asyncio.ensure_future(self.flush(wait))
+                    # and not sooner than the window after the previous flush.
+                    self.flusher = asyncio.ensure_future(self.flush(self.flushed + flush_seconds() - time.monotonic()))
                 continue
             await self.flush_room(code)  # the messages before a commit go out before it
             handler = getattr(RoomConsumer, get_handler_name(event), None)
@@ -152,6 +150,8 @@ class RoomFanout:
         self.flushed = time.monotonic()
         for code in list(self.pending):
             await self.flush_room(code)
+        if self.pending:  # arrived while sending: the next window
+            self.flusher = asyncio.ensure_future(self.flush(flush_seconds()))
 
     async def flush_room(self, code: str) -> None:
         frames = self.pending.pop(code, None)
@@ -169,6 +169,10 @@ class RoomFanout:
                         await consumer.send(text_data=frame)
             except Exception:  # noqa: BLE001 - as in read()
                 logger.warning("Room messages could not be delivered to one socket.", exc_info=True)
+
+
+def flush_seconds() -> float:
+    return float(getattr(settings, "TESSERA_ROOMS_FLUSH_SECONDS", 0.05))
 
 
 _fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomFanout] = weakref.WeakKeyDictionary()

@@ -218,6 +218,9 @@ else:
 # without the core importing them.
 TESSERA_WS_RECHECK_SECONDS = float(os.environ.get("TESSERA_WS_RECHECK_SECONDS", "5"))
 TESSERA_SESSION_CHECKS = ["membership.realtime.socket_rights"]
+# The rooms' relay (messaging.consumers.RoomFanout) sends a busy room's messages together, at most
+# this often per process; a message that finds the process quiet goes out at once.
+TESSERA_ROOMS_FLUSH_SECONDS = float(os.environ.get("TESSERA_ROOMS_FLUSH_SECONDS", "0.05"))
 
 # Background tasks (django-tasks): the database backend, run by `manage.py db_worker`
 # (deploy/tessera-worker.service), in production; the immediate backend, which runs a task as it is

@@ -134,3 +134,34 @@ def test_a_closed_socket_leaves_the_fanout_and_the_last_one_leaves_the_group(
 
     both, one, still = async_to_sync(run)()
     assert (both, one, still) == (2, 1, False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_messages_within_the_window_go_together_and_a_quiet_room_s_message_goes_at_once(
+        room_of_two: tuple[Any, list[str]], settings: Any) -> None:
+    settings.TESSERA_ROOMS_FLUSH_SECONDS = 0.4
+    room, (cookie_a, _cookie_b) = room_of_two
+
+    async def run() -> tuple[float, dict[str, Any], float]:
+        import asyncio
+        import time
+
+        socket = await open_socket(cookie_a, "/ws/rooms/?batch=1")
+        layer = get_channel_layer()
+        assert layer is not None
+        began = time.monotonic()
+        await layer.group_send(f"room.{room.pk}", message(room, 1))
+        await socket.receive_from(timeout=3)
+        first = time.monotonic() - began
+        await layer.group_send(f"room.{room.pk}", message(room, 2))
+        await asyncio.sleep(0.1)
+        await layer.group_send(f"room.{room.pk}", message(room, 3))
+        second = json.loads(await socket.receive_from(timeout=3))
+        waited = time.monotonic() - began
+        await socket.disconnect()
+        return first, second, waited
+
+    first, second, waited = async_to_sync(run)()
+    assert first < 0.3  # the room was quiet: at once, not after the window
+    assert second["type"] == "batch" and [f["seq"] for f in second["frames"]] == [2, 3]
+    assert waited >= 0.4  # not before the window after the first flush
