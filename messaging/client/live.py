@@ -103,6 +103,10 @@ class RoomLink:
         if seq <= self.last_seq or seq in self._pending:
             self.duplicates += 1
             return
+        if seq == self.last_seq + 1 and not self._pending:  # the common case: next in line
+            self.last_seq = seq
+            self._deliver(seq, envelope, via)
+            return
         self._pending[seq] = (envelope, via)
         while self.last_seq + 1 in self._pending:
             self.last_seq += 1
@@ -111,11 +115,12 @@ class RoomLink:
             self._gap_task = asyncio.ensure_future(self._fill_gap())
 
     def _deliver(self, seq: int, envelope: dict[str, Any], via: str) -> None:
-        for ref, send in list(self._sends.items()):
-            if send.envelope == envelope:  # our own, stored: whatever became of the ack, this is its number
-                self._sends.pop(ref)
-                if not send.future.done():
-                    send.future.set_result(seq)
+        if self._sends:
+            for ref, send in list(self._sends.items()):
+                if send.envelope == envelope:  # our own, stored: whatever became of the ack, this is its number
+                    self._sends.pop(ref)
+                    if not send.future.done():
+                        send.future.set_result(seq)
         user: str | None = None
         body: bytes | None = None
         if self.decrypt:
