@@ -22,8 +22,8 @@ from messaging.models import Device, Room, RoomMember
 from messaging.selectors import (
     ADMIN_PERMISSION,
     room_admins_entitled,
+    room_visible_to_user,
     rooms_entitled_for,
-    rooms_visible_to_users,
     shares_a_room,
     user_by_ur1_id,
 )
@@ -105,10 +105,9 @@ def room_pk_to_post(user: Any, code: Any) -> int:
         code = str(UUID(str(code)))
     except ValueError:
         raise Http404 from None
-    found = rooms_visible_to_users({user.pk}, codes={code}).get(user.pk)
-    if not found:
+    pk = room_visible_to_user(user.pk, code)
+    if pk is None:
         raise Http404
-    ((_code, pk),) = found
     return pk
 
 

@@ -137,6 +137,31 @@ def rooms_visible_to_users(user_ids: set[int], *, codes: set[str] | None = None)
     return {user_id: frozenset(found) for user_id, found in rooms.items()}
 
 
+def room_visible_to_user(user_id: int, code: str) -> int | None:
+    """`rooms_visible_to_users` for one user and one room: its primary key, or None.
+
+    A send asks this for every message, so a local's or a unit's room (the busy ones) is answered
+    in one query, the roll's condition as a subquery; a case's or a committee's room asks the
+    general rule. tests/messaging/test_room_access_batch.py checks that posting is allowed exactly
+    where reading is, for every kind.
+    """
+    row = (RoomMember.objects.filter(user_id=user_id, user__is_active=True, room__code=code)
+           .annotate(in_local=Exists(_standing_members().filter(user_id=OuterRef("user_id"),
+                                                                local_id=OuterRef("room__local_id"))),
+                     in_unit=Exists(_standing_members().filter(user_id=OuterRef("user_id"),
+                                                               unit_id=OuterRef("room__unit_id"))))
+           .values_list("room_id", "room__kind", "in_local", "in_unit").first())
+    if row is None:
+        return None
+    room_id, kind, in_local, in_unit = row
+    if kind == Room.Kind.LOCAL:
+        return room_id if in_local else None
+    if kind == Room.Kind.UNIT:
+        return room_id if in_unit else None
+    found = rooms_visible_to_users({user_id}, codes={code}).get(user_id)
+    return next(iter(found))[1] if found else None
+
+
 def room_ids_visible_to(user: Any) -> frozenset[int]:
     """For sockets: the set changes exactly when the user gains or loses a room (two queries)."""
     return frozenset(rooms_visible_to(user).values_list("pk", flat=True))
