@@ -9,10 +9,12 @@ fetching everything after its last sequence number over HTTP.
 
 Frames are validated by the same declared schemas as the HTTP API (messaging/schemas.py). A frame
 that fails any check (shape, size, rate, room, sender, epoch) gets an error frame and changes
-nothing. Only a send costs a database visit: it runs the HTTP API's access check and service in one
-call, and the service commits the message with its sequence number before it is broadcast
-(`broadcast_on_commit`). Relayed messages and pings touch no database. No frame body, envelope,
-key or room name is ever logged (the server has no room name anyway).
+nothing. Only a send costs a database visit: it runs the HTTP API's rule for posting (the roll,
+asked afresh: `room_pk_to_post`) and the service in one call, and the service commits the message
+with its sequence number before it is broadcast (`broadcast_on_commit`); on PostgreSQL that is
+two round trips. Relayed messages and pings touch no database: the process's `RoomFanout` hands
+each room event to the room's sockets, in batches while busy. No frame body, envelope, key or
+room name is ever logged (the server has no room name anyway).
 """
 
 from __future__ import annotations
