@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Browsing, LiveServer, log_in, open_browsing
-from tests.browser.test_rooms_chat import DEMO_PASSWORD, ENROLL, Sockets, bodies, item, seed, send
+from tests.browser.test_rooms_chat import ENROLL, Sockets, bodies, item, send
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -131,6 +131,30 @@ class Room:
         assert self.fetches == [], f"the page fetched over HTTP: {self.fetches}"
 
 
+# An organizer of its own (the demo organizer may have keys from another module already: a first
+# use in a fresh browser would answer "exists"), and one member seated on a committee.
+SEED = """
+import json, secrets
+from membership.models import Member, User
+from messaging.client import new_id16
+from messaging.services import committee_seat_set, room_create
+from tests.factories import make_member, make_totp
+local = Member.objects.get(user=User.objects.get(handle="baraka")).local
+suffix = secrets.token_hex(3)
+organizer = make_member(local, "organizer", handle=f"gapsorg{suffix}")
+make_totp(organizer)
+bea = make_member(local, handle=f"gapsbea{suffix}")
+room = room_create(actor=organizer, kind="committee", local=local, room_id=new_id16(), retention_days=30,
+                   verified_only=True)
+committee_seat_set(actor=organizer, room=room, member=Member.objects.get(user=bea), seated=True)
+print(json.dumps({"room": str(room.code), "organizer": organizer.handle, "bea": bea.handle}))
+"""
+
+
+def seed(server: LiveServer) -> dict[str, str]:
+    return json.loads(server.manage("shell", "-c", SEED).strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def room(browser: Any, live_tessera: LiveServer) -> Iterator[Room]:
     """A started room of the organizer and one member, each on their own chat page."""
@@ -142,7 +166,7 @@ def room(browser: Any, live_tessera: LiveServer) -> Iterator[Room]:
         contexts.append(admin_context)
         bea_context, bea = open_browsing(browser, live_tessera, "desktop")
         contexts.append(bea_context)
-        log_in(admin, "baraka", DEMO_PASSWORD, two_factor=True)
+        log_in(admin, world["organizer"], PASSWORD, two_factor=True)
         log_in(bea, world["bea"], PASSWORD)
         for person in (admin, bea):
             person.goto("/rooms/")
