@@ -161,7 +161,7 @@ class RoomFanout:
             return
         batch = frames[0] if len(frames) == 1 else '{"type":"batch","frames":[' + ",".join(frames) + "]}"
         for consumer in list(self.sockets.get(code, ())):
-            if not consumer.open or code not in consumer.rooms:
+            if not consumer.open:  # between the end of its rights and leaving the fanout
                 continue
             try:
                 if consumer.batches or len(frames) == 1:

@@ -145,7 +145,8 @@ def room_visible_to_user(user_id: int, code: str) -> int | None:
     general rule. tests/messaging/test_room_access_batch.py checks that posting is allowed exactly
     where reading is, for every kind.
     """
-    row = (RoomMember.objects.filter(user_id=user_id, user__is_active=True, room__code=code)
+    # An inactive account is refused before (permissions._active) and by _standing_members.
+    row = (RoomMember.objects.filter(user_id=user_id, room__code=code)
            .annotate(in_local=Exists(_standing_members().filter(user_id=OuterRef("user_id"),
                                                                 local_id=OuterRef("room__local_id"))),
                      in_unit=Exists(_standing_members().filter(user_id=OuterRef("user_id"),
@@ -169,7 +170,8 @@ def room_ids_visible_to(user: Any) -> frozenset[int]:
 
 def room_list_for(user: Any) -> list[dict[str, Any]]:
     """The user's rooms with unread counts, and those the roll puts them in but no commit has yet."""
-    entitled = list(rooms_entitled_for(user).order_by("created_at", "pk"))
+    entitled = list(rooms_entitled_for(user).select_related("local", "unit__employer", "unit__client", "grievance")
+                    .order_by("created_at", "pk"))
     marks = dict(RoomMember.objects.filter(user=user, room__in=entitled).values_list("room_id", "read_seq"))
     return [{"room": room, "joined": room.pk in marks,
              "unread": max(room.last_seq - marks[room.pk], 0) if room.pk in marks else 0} for room in entitled]

@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -99,16 +100,27 @@ def verify_person(request: AuthedHttpRequest, user_id: str) -> HttpResponse:
     return render(request, "messaging/verify_person.html", context)
 
 
+def _structure_label(kind: str, local: Any, unit: Any) -> str | None:
+    """The words a local's or a unit's room goes by, on the list, the chat page and the offers."""
+    if kind == Room.Kind.LOCAL:
+        return _("%(local)s: the whole local") % {"local": local.name}
+    if kind == Room.Kind.UNIT:
+        return _("Bargaining unit: %(unit)s") % {"unit": unit}
+    return None
+
+
 def room_label(room: Room) -> str:
     """A room's name as the union's structure gives it; a typed name would be sealed under K_m."""
-    if room.kind == Room.Kind.LOCAL:
-        return _("%(local)s: the whole local") % {"local": room.local.name}
-    if room.kind == Room.Kind.UNIT:
-        return _("Bargaining unit: %(unit)s") % {"unit": room.unit}
+    label = _structure_label(room.kind, room.local, room.unit)
+    if label is not None:
+        return label
     if room.kind == Room.Kind.GRIEVANCE:
         number = room.grievance.number if room.grievance else None
         return _("Grievance %(number)s") % {"number": number} if number else _("Grievance (not numbered yet)")
-    return _("Committee %(short)s of %(local)s") % {"short": room.code.hex[:6], "local": room.local.name}
+    # Committees are told apart by when they were opened (their names are sealed), in the reader's
+    # time zone and date format, never by a code.
+    opened = formats.date_format(timezone.localtime(room.created_at), "SHORT_DATETIME_FORMAT")
+    return _("Committee of %(local)s, opened %(opened)s") % {"local": room.local.name, "opened": opened}
 
 
 def display_names(user_ids: set[int]) -> dict[int, str]:
@@ -123,16 +135,14 @@ def display_names(user_ids: set[int]) -> dict[int, str]:
 def room_list(request: AuthedHttpRequest) -> HttpResponse:
     user = perms.access_room_list(request.user)
     entries = selectors.room_list_for(user)
-    rooms = Room.objects.filter(pk__in=[e["room"].pk for e in entries]).select_related(
-        "local", "unit__employer", "unit__client", "grievance")
-    by_pk = {room.pk: room for room in rooms}
+    rooms = [e["room"] for e in entries]
     admins = RoomMember.objects.filter(room__in=rooms, role=RoomMember.Role.ADMIN).values_list("room_id", "user_id")
     may_start = perms.rooms_user_may_start(user, rooms)
     names = display_names({user_id for _room, user_id in admins})
     admin_names: dict[int, list[str]] = {}
     for room_id, user_id in admins:
         admin_names.setdefault(room_id, []).append(names.get(user_id, _("an admin")))
-    listed = [{"room": by_pk[e["room"].pk], "label": room_label(by_pk[e["room"].pk]), "joined": e["joined"],
+    listed = [{"room": e["room"], "label": room_label(e["room"]), "joined": e["joined"],
                "unread": e["unread"], "admins": sorted(admin_names.get(e["room"].pk, [])),
                "may_start": e["room"].pk in may_start} for e in entries]
     to_open = [{**o, "label": _open_label(o)} for o in selectors.rooms_to_open_for(user)]
@@ -141,10 +151,9 @@ def room_list(request: AuthedHttpRequest) -> HttpResponse:
 
 
 def _open_label(option: dict[str, Any]) -> str:
-    if option["kind"] == Room.Kind.LOCAL:
-        return _("%(local)s: the whole local") % {"local": option["local"].name}
-    if option["kind"] == Room.Kind.UNIT:
-        return _("Bargaining unit: %(unit)s") % {"unit": option["unit"]}
+    label = _structure_label(option["kind"], option.get("local"), option.get("unit"))
+    if label is not None:
+        return label
     if option["kind"] == Room.Kind.GRIEVANCE:
         return _("Grievance %(number)s: its grievants and you") % {"number": option["grievance"].number}
     return _("A new committee of %(local)s") % {"local": option["local"].name}
@@ -164,8 +173,7 @@ def room_chat(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     past = selectors.room_device_list_history(room, set()) if room.epoch >= 0 else []
     everyone = {m.user_id for m in members} | {dl.user_id for dl in past}
     names = display_names(everyone)
-    codes = dict(User.objects.filter(pk__in=everyone).values_list("pk", "code"))
-    people = {codes[pk].hex: names.get(pk, "") for pk in everyone if pk in codes}
+    people = {ur1_user_id(person): names.get(person.pk, "") for person in User.objects.filter(pk__in=everyone)}
     admins = sorted(names.get(m.user_id, _("an admin")) for m in members if m.role == RoomMember.Role.ADMIN)
     context = {
         "room": room, "label": room_label(room), "admins": admins, "ure2e_user": ur1_user_id(user),
