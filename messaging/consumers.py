@@ -273,8 +273,10 @@ class RoomConsumer(AuthenticatedConsumer):
         except ValidationError as failure:  # the envelope, its sender or a replay: the service says which
             await self.error(CODE_REFUSED, " ".join(failure.messages), frame.ref)
             return
-        await send_deferred(events)  # the relay, from this loop rather than the database thread
+        # The sender learns its number first, then the relay goes out (from this loop rather than
+        # the database thread); with the in-process layer the relayed copy would otherwise overtake it.
         await self.send_json({"type": "ack", "ref": frame.ref, "room": code, "seq": seq})
+        await send_deferred(events)
 
     async def room_pending(self, event: dict[str, Any]) -> None:
         """Who should be in the room changed: admins' pages offer the rotation."""
