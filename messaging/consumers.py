@@ -10,9 +10,9 @@ fetching everything after its last sequence number over HTTP.
 Frames are validated by the same declared schemas as the HTTP API (messaging/schemas.py). A frame
 that fails any check (shape, size, rate, room, sender, epoch) gets an error frame and changes
 nothing. Only a send costs a database visit: it runs the HTTP API's rule for posting (the roll,
-asked afresh: `room_pk_to_post`) and the service in one call, and the service commits the message
-with its sequence number before it is broadcast (`broadcast_on_commit`); on PostgreSQL that is
-two round trips. Relayed messages and pings touch no database: the process's `RoomFanout` hands
+asked afresh) and the service in one call, and the service commits the message with its sequence
+number before it is broadcast (`broadcast_on_commit`); on PostgreSQL, in a local's or a unit's
+room, that is one statement, the rule inside it (`_post`). Relayed messages and pings touch no database: the process's `RoomFanout` hands
 each room event to the room's sockets, in batches while busy. No frame body, envelope, key or
 room name is ever logged (the server has no room name anyway).
 """
@@ -38,8 +38,8 @@ from pydantic import ValidationError as SchemaError
 from messaging.models import MAX_ENVELOPE_BYTES, Room
 from messaging.permissions import room_pk_to_post
 from messaging.schemas import PingFrame, SendFrame
-from messaging.selectors import rooms_visible_to_users
-from messaging.services import ERROR_STALE, StaleCommit, message_post, room_group
+from messaging.selectors import posting_condition, rooms_visible_to_users
+from messaging.services import ERROR_STALE, NotStored, StaleCommit, message_post, room_group
 from union.consumers import AuthenticatedConsumer
 from union.realtime import deferred_broadcasts, send_deferred
 
@@ -263,7 +263,8 @@ class RoomConsumer(AuthenticatedConsumer):
             await self.error(CODE_ROOM, ERROR_ROOM, frame.ref)
             return
         try:
-            seq, events = await database_sync_to_async(_post)(self.scope["user"], code, frame.envelope.model_dump())
+            seq, events = await database_sync_to_async(_post)(self.scope["user"], code, self.rooms[code],
+                                                              frame.envelope.model_dump())
         except StaleCommit:
             await self.error(CODE_STALE, str(ERROR_STALE), frame.ref)
             return
@@ -293,13 +294,30 @@ class RoomConsumer(AuthenticatedConsumer):
             await self.send_json({"type": "commit", "room": event["room"], "epoch": event["epoch"]})
 
 
-def _post(user: Any, code: str, envelope: dict[str, Any]) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
-    """One database visit per send: the same access rule as the HTTP API's post, then the service.
+def _post(user: Any, code: str, pk: int, envelope: dict[str, Any]) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    """One database visit per send: the same access rule as the HTTP API's post, and the service.
+
+    In a local's or a unit's room (the busy ones), on PostgreSQL, the rule is asked inside the
+    statement that stores the message (`posting_condition`): one round trip, and no query built per
+    send. When that stores nothing, or for other rooms, the rule is asked step by step first
+    (`room_pk_to_post`: someone it refuses hears "no such room", whatever else is wrong), then the
+    service stores the message or says why not. `pk` is the room's key as the socket's last check
+    found it; a room the user may no longer read is refused either way.
 
     Returns the number and the events the service sent on commit, collected for the consumer to
     send from the event loop (`deferred_broadcasts`).
     """
+    room = _room_copy(pk, code)
+    condition = posting_condition(user.pk, room)
     with deferred_broadcasts() as events:
+        if condition is not None:
+            try:
+                return message_post(actor=user, room=room, envelope=envelope, condition=condition).seq, events
+            except NotStored:
+                pass
+            except (StaleCommit, ValidationError):
+                room_pk_to_post(user, code)  # the roll before the reason: Http404 for someone it refuses
+                raise
         seq = message_post(actor=user, room=_room_copy(room_pk_to_post(user, code), code), envelope=envelope).seq
     return seq, events
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from membership.models import Member, User
@@ -161,6 +162,40 @@ def room_visible_to_user(user_id: int, code: str) -> int | None:
         return room_id if in_unit else None
     found = rooms_visible_to_users({user_id}, codes={code}).get(user_id)
     return next(iter(found))[1] if found else None
+
+
+# Stand-ins for the values of `posting_condition`'s compiled SQL: no real id is negative.
+_USER, _PLACE, _ROOM = -910_000_001, -910_000_002, -910_000_003
+_POSTING_SQL: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
+
+
+def posting_condition(user_id: int, room: Room) -> tuple[str, list[Any]] | None:
+    """`room_visible_to_user`'s rule for a local's or a unit's room as one SQL condition and its
+    parameters, for a send to ask inside the statement that stores the message (one round trip):
+    the room's current commit lists the user, and the user is a member in good standing of the
+    local (of the unit), with an active account. None for a case's or a committee's room.
+
+    Compiled once per process and kind from the same querysets as the rule itself (building and
+    compiling them cost a send more than its round trips did); each call only puts in the values.
+    tests/messaging/test_room_access_batch.py checks it answers as the rule for posting does.
+    """
+    place_id: int | None
+    if room.kind == Room.Kind.LOCAL:
+        place, place_id = "local_id", room.local_id
+    elif room.kind == Room.Kind.UNIT:
+        place, place_id = "unit_id", room.unit_id
+    else:
+        return None
+    key = (connection.vendor, place)
+    compiled = _POSTING_SQL.get(key)
+    if compiled is None:
+        listed_sql, listed = RoomMember.objects.filter(user_id=_USER, room_id=_ROOM).values("pk").query.sql_with_params()
+        standing_sql, standing = (_standing_members().filter(user_id=_USER, **{place: _PLACE}).values("pk")
+                                  .query.sql_with_params())
+        compiled = _POSTING_SQL[key] = (f"EXISTS ({listed_sql}) AND EXISTS ({standing_sql})", (*listed, *standing))
+    sql, template = compiled
+    values = {_USER: user_id, _PLACE: place_id, _ROOM: room.pk}
+    return sql, [values.get(value, value) if type(value) is int else value for value in template]
 
 
 def room_ids_visible_to(user: Any) -> frozenset[int]:

@@ -66,6 +66,12 @@ class StaleCommit(Exception):
     message = ERROR_STALE
 
 
+class NotStored(Exception):
+    """`message_post` was given the caller's access rule as an SQL condition and stored nothing: the
+    rule refused, or the room or device changed, or the database cannot ask it in one statement.
+    The caller asks its rule step by step and posts again without the condition."""
+
+
 def room_group(room: Room) -> str:
     return f"room.{room.pk}"
 
@@ -299,15 +305,20 @@ def envelope_size(envelope: Any) -> int:
     return len(json.dumps(envelope, separators=(",", ":")).encode())
 
 
-def message_post(*, actor: User, room: Room, envelope: dict[str, Any]) -> Message:
+def message_post(*, actor: User, room: Room, envelope: dict[str, Any],
+                 condition: tuple[str, list[Any]] | None = None) -> Message:
     """Store one envelope (see `_message_store`); idempotent: the very same envelope sent again by
     the same account answers the message stored the first time, with its sequence number, and
     nothing is stored or relayed twice. That is what makes a browser's retry safe when the answer
     to the first send was lost. Looked up only when the store refuses it (a replay, or an epoch that
     moved on since), so the common path costs no extra query.
+
+    `condition` (SQL and its parameters: the caller's access rule, `selectors.posting_condition`)
+    must hold in the statement that takes the number; when it is given, the message is stored in
+    that one statement or not at all (`NotStored`), never by a path that would not ask it.
     """
     try:
-        return _message_store(actor=actor, room=room, envelope=envelope)
+        return _message_store(actor=actor, room=room, envelope=envelope, condition=condition)
     except (StaleCommit, ValidationError):
         earlier = _same_message(actor, room, envelope)
         if earlier is None:
@@ -326,7 +337,8 @@ def _same_message(actor: User, room: Room, envelope: dict[str, Any]) -> Message 
     return earlier
 
 
-def _message_store(*, actor: User, room: Room, envelope: dict[str, Any]) -> Message:
+def _message_store(*, actor: User, room: Room, envelope: dict[str, Any],
+                   condition: tuple[str, list[Any]] | None = None) -> Message:
     """Store one envelope with the room's next sequence number, then relay it once committed.
 
     The sender must be one of the actor's devices listed in the room's current commit, sending in
@@ -339,7 +351,8 @@ def _message_store(*, actor: User, room: Room, envelope: dict[str, Any]) -> Mess
     epoch and head are still the envelope's and the sending device is not revoked. On PostgreSQL,
     outside a transaction (the rooms' socket), that is one statement, its own transaction: the
     number, the checks and the INSERT in one round trip (`_store_in_one_statement`). Otherwise, or
-    when that statement stores nothing, `_store_locked` does it step by step and says what failed.
+    when that statement stores nothing, `_store_locked` does it step by step and says what failed;
+    with a `condition`, `NotStored` instead (the caller's rule must be asked again, step by step).
     """
     if envelope_size(envelope) > MAX_ENVELOPE_BYTES:
         raise _bad(ERROR_ENVELOPE_SIZE)
@@ -358,34 +371,39 @@ def _message_store(*, actor: User, room: Room, envelope: dict[str, Any]) -> Mess
     if head is None or head.commit.device(env.user, env.device) is None:
         raise _bad(ERROR_SENDER)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        saved = _store_in_one_statement(actor, room, env, commit, envelope)
+        saved = _store_in_one_statement(actor, room, env, commit, envelope, condition)
         if saved is not None:
             _relay_message(room, saved.seq, envelope)
             return saved
+    if condition is not None:
+        raise NotStored
     return _store_locked(actor, room, env, commit, envelope)
 
 
-def _store_in_one_statement(actor: User, room: Room, env: Any, commit: str, envelope: dict[str, Any]) -> Message | None:
+def _store_in_one_statement(actor: User, room: Room, env: Any, commit: str, envelope: dict[str, Any],
+                            condition: tuple[str, list[Any]] | None = None) -> Message | None:
     """PostgreSQL: take the number and insert, in one statement that is its own transaction.
 
-    The UPDATE takes the next number only while the room's epoch and head are the envelope's and the
-    device is the actor's and not revoked; the INSERT uses it. A replay fails the INSERT, which
-    undoes the UPDATE with it (one statement). None when nothing was stored: the head moved or the
-    device was revoked meanwhile, and `_store_locked` finds out which.
+    The UPDATE takes the next number only while the room's epoch and head are the envelope's, the
+    device is the actor's and not revoked, and the caller's `condition` holds; the INSERT uses it.
+    A replay fails the INSERT, which undoes the UPDATE with it (one statement). None when nothing
+    was stored: the head moved, the device was revoked or the condition refused meanwhile, and the
+    step-by-step path finds out which.
     """
+    extra, extra_params = condition if condition is not None else ("TRUE", [])
     received_at = timezone.now()
     room_table, message_table, device_table = Room._meta.db_table, Message._meta.db_table, Device._meta.db_table
     sql = (
         f"WITH taken AS (UPDATE {room_table} SET last_seq = last_seq + 1 "  # noqa: S608 - table names are ours
         "WHERE id = %s AND epoch = %s AND head_commit = %s "
         f"AND EXISTS (SELECT 1 FROM {device_table} WHERE user_id = %s AND device_id = %s AND revoked_at IS NULL) "
-        "RETURNING last_seq) "
+        f"AND ({extra}) RETURNING last_seq) "
         f"INSERT INTO {message_table} (room_id, seq, epoch, sender_id, sender_device, ctr, envelope, received_at) "
         "SELECT %s, last_seq, %s, %s, %s, %s, %s::jsonb, %s FROM taken RETURNING id, seq"
     )
     try:
         with connection.cursor() as cursor:
-            cursor.execute(sql, [room.pk, env.epoch, commit, actor.pk, env.device,
+            cursor.execute(sql, [room.pk, env.epoch, commit, actor.pk, env.device, *extra_params,
                                  room.pk, env.epoch, actor.pk, env.device, env.ctr, json.dumps(envelope), received_at])
             row = cursor.fetchone()
     except IntegrityError:

@@ -18,6 +18,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from membership.models import Member, User
 from membership.services import role_revoke
@@ -228,6 +229,62 @@ def test_posting_is_allowed_exactly_where_reading_is(personas: Personas) -> None
     assert allowed and refused, (allowed, refused)
     with pytest.raises(Http404):
         access_room_to_post(p.member, "not-a-uuid")
+
+
+def condition_holds(user: User, room: Room) -> bool | None:
+    """What a send's statement would find: `posting_condition` asked of the database (None: no condition)."""
+    from messaging.selectors import posting_condition
+
+    condition = posting_condition(user.pk, room)
+    if condition is None:
+        return None
+    sql, params = condition
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT CASE WHEN {sql} THEN 1 ELSE 0 END", params)  # noqa: S608 - compiled by the ORM
+        return bool(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db
+def test_a_sends_condition_answers_as_the_rule_for_posting_for_local_and_unit_rooms(personas: Personas) -> None:
+    from django.http import Http404
+
+    from messaging.permissions import access_room_to_post
+
+    p = personas
+    rooms = every_kind(p)
+    everyone = [p.member, p.steward, p.organizer, p.representative, p.local_admin, p.outsider]
+
+    def compare() -> set[tuple[int, str]]:
+        allowed = set()
+        for user in everyone:
+            user.refresh_from_db()
+            for room in rooms:
+                holds = condition_holds(user, room)
+                if room.kind not in (Room.Kind.LOCAL, Room.Kind.UNIT):
+                    assert holds is None, room.kind  # those ask the general rule first
+                    continue
+                try:
+                    may_post = access_room_to_post(user, room.code).pk == room.pk
+                except Http404:
+                    may_post = False
+                assert holds == may_post, (user, room.kind)
+                if holds:
+                    allowed.add((user.pk, room.kind))
+        return allowed
+
+    before = compare()
+    assert (p.member.pk, Room.Kind.UNIT) in before and (p.organizer.pk, Room.Kind.LOCAL) in before
+    assert not any(user_id == p.outsider.pk for user_id, _kind in before)
+    Member.objects.filter(user=p.member).update(status=Member.Status.SUSPENDED)
+    Member.objects.filter(user=p.steward).update(unit=None)
+    Member.objects.filter(user=p.representative).update(erased_at=timezone.now())
+    User.objects.filter(pk=p.organizer.pk).update(is_active=False)
+    RoomMember.objects.filter(user=p.local_admin, room__kind=Room.Kind.LOCAL).delete()
+    after = compare()
+    for gone in [(p.member.pk, Room.Kind.LOCAL), (p.steward.pk, Room.Kind.UNIT), (p.representative.pk, Room.Kind.LOCAL),
+                 (p.organizer.pk, Room.Kind.LOCAL), (p.local_admin.pk, Room.Kind.LOCAL)]:
+        assert gone in before and gone not in after, gone
+    assert (p.steward.pk, Room.Kind.LOCAL) in after  # not vacuous: still allowed where nothing changed
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,12 +13,14 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
-from membership.models import Member
+from membership.models import Member, User
 from membership.services import member_set_status
 from messaging import consumers
-from messaging.models import Message, Room
+from messaging.models import Message, Room, RoomMember
 from tests.base import build_personas, login_as
+from tests.factories import make_local
 from tests.messaging.rooms import enroll, land, local_room
 from union.asgi import application
 from union.consumers import CLOSE_ACCESS_CHANGED, CLOSE_UNAUTHORIZED
@@ -211,6 +213,41 @@ def test_suspension_closes_the_members_socket(world: dict[str, Any]) -> None:
         assert output["code"] == CLOSE_ACCESS_CHANGED
 
     async_to_sync(scenario)()
+
+
+ROLL_CHANGES = {
+    # Each takes the room from the member without telling the socket (a queryset update sends no
+    # event), so the socket still lists the room: only the send's own check can refuse.
+    "suspended": lambda p, room: Member.objects.filter(user=p.member).update(status=Member.Status.SUSPENDED),
+    "erased": lambda p, room: Member.objects.filter(user=p.member).update(erased_at=timezone.now()),
+    "deactivated": lambda p, room: User.objects.filter(pk=p.member.pk).update(is_active=False),
+    "moved to another local": lambda p, room: Member.objects.filter(user=p.member).update(
+        local=make_local(name="Elsewhere")),
+    "not in the commit": lambda p, room: RoomMember.objects.filter(room=room, user=p.member).delete(),
+}
+
+
+@pytest.mark.parametrize("change", ROLL_CHANGES, ids=list(ROLL_CHANGES))
+def test_a_send_after_the_roll_changed_is_refused_before_the_socket_closes(world: dict[str, Any],
+                                                                            change: str) -> None:
+    p, room, b = world["p"], world["room"], world["b"]
+
+    async def scenario() -> None:
+        mem = socket(world["mem_cookie"])
+        assert (await mem.connect())[0]
+        await mem.send_json_to(send_frame(room, b.seal(room.room_id, {"type": "text", "text": "before"}), "r1"))
+        assert (await mem.receive_json_from(timeout=5))["type"] == "ack"
+        await database_sync_to_async(ROLL_CHANGES[change])(p, room)
+        await mem.send_json_to(send_frame(room, b.seal(room.room_id, {"type": "text", "text": "after"}), "r2"))
+        answer = await mem.receive_json_from(timeout=5)
+        while answer["type"] == "message":  # the relayed copy of the first
+            answer = await mem.receive_json_from(timeout=5)
+        assert (answer["type"], answer["code"], answer["ref"]) == ("error", consumers.CODE_ROOM, "r2")
+        await mem.disconnect()
+
+    async_to_sync(scenario)()
+    assert list(Message.objects.filter(room=room).values_list("seq", flat=True)) == [1]
+    assert Room.objects.get(pk=room.pk).last_seq == 1
 
 
 def test_a_new_room_name_is_announced_without_its_blob(world: dict[str, Any]) -> None:
