@@ -191,11 +191,17 @@ if TESSERA_DB_POOL:
         raise ImproperlyConfigured("TESSERA_DB_CONN_MAX_AGE must be 0 (or unset) with the connection pool "
                                    "(TESSERA_DB_POOL): pooled connections are returned, not kept.")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before lending it only when it sat idle (union/db.py): Django's
+    # health checks would cost a round trip per borrow, and a room's socket borrows per message.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    from union.db import CheckAfterIdle  # noqa: E402
+
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": int(os.environ.get("TESSERA_DB_POOL_MIN", "2")),
         "max_size": int(os.environ.get("TESSERA_DB_POOL_MAX", "10")),
         # A request waits this long for a free connection, then fails (500) rather than hang.
         "timeout": float(os.environ.get("TESSERA_DB_POOL_TIMEOUT", "10")),
+        "check": CheckAfterIdle(float(os.environ.get("TESSERA_DB_POOL_CHECK_AFTER", "2"))),
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"

@@ -186,8 +186,8 @@ def test_production_keeps_database_connections_and_checks_them_before_reuse() ->
     assert result.stdout.splitlines()[-1].split() == ["0", "True", "2.0"]
 
 
-POOL_PROBE = ("from django.conf import settings as s; d = s.DATABASES['default']; "
-              "print(repr((d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))))")
+POOL_PROBE = ("from django.conf import settings as s; d = s.DATABASES['default']; p = d.get('OPTIONS', {}).get('pool'); "
+              "p = p and {**p, 'check': repr(p['check'])}; print(repr((d['CONN_MAX_AGE'], p)))")
 # Settings only: nothing listens on port 1, and nothing here may connect.
 POSTGRES_URL = "postgres://tessera@127.0.0.1:1/tessera"
 
@@ -201,9 +201,14 @@ def _pool_settings(**env: str) -> tuple[int, dict[str, float] | None]:
 def test_production_on_postgresql_borrows_connections_from_a_pool() -> None:
     # Under Daphne each request runs in a thread of its own: kept connections were never reused
     # (a new one per request) and piled up; pooled ones are (bench/db_connections.py).
-    assert _pool_settings() == (0, {"min_size": 2, "max_size": 10, "timeout": 10.0})
-    assert _pool_settings(TESSERA_DB_POOL_MIN="1", TESSERA_DB_POOL_MAX="4", TESSERA_DB_POOL_TIMEOUT="2.5") == (
-        0, {"min_size": 1, "max_size": 4, "timeout": 2.5})
+    assert _pool_settings() == (0, {"min_size": 2, "max_size": 10, "timeout": 10.0, "check": "CheckAfterIdle(2)"})
+    assert _pool_settings(TESSERA_DB_POOL_MIN="1", TESSERA_DB_POOL_MAX="4", TESSERA_DB_POOL_TIMEOUT="2.5",
+                          TESSERA_DB_POOL_CHECK_AFTER="0") == (
+        0, {"min_size": 1, "max_size": 4, "timeout": 2.5, "check": "CheckAfterIdle(0)"})
+    # The pool's own check replaces Django's (which would check every borrow; both at once is an error).
+    result = _manage(_production_env(DATABASE_URL=POSTGRES_URL), "shell", "-c",
+                     "from django.conf import settings as s; print(s.DATABASES['default']['CONN_HEALTH_CHECKS'])")
+    assert result.stdout.splitlines()[-1] == "False"
     assert _pool_settings(TESSERA_DB_POOL="0") == (60, None)  # the persistent connections instead
 
 
