@@ -20,9 +20,11 @@ Two modes, each for Tessera and then the baseline:
 - rate: R messages per second in total, spread over the senders, for S seconds; prints the share
   of (messages x clients) delivered within 10 s of the last send, p50/p95/p99 of the time from
   the send to each client's receipt, and deliveries per second.
-- saturation: every sender sends its next message as soon as the previous one is acknowledged
-  (at most 4 a second each: the rooms' per-socket limit is 5), for S seconds; prints deliveries
-  per second received during those seconds and the ratio to the baseline.
+- saturation: every client is a sender (`--saturation-senders`, all C by default) and sends its
+  next message as soon as the previous one is acknowledged (at most 4 a second each: the rooms'
+  per-socket limit is 5), for S seconds: 1,000 messages a second offered to 250 clients, more
+  than either server delivers, so each runs at its own limit. Prints deliveries per second
+  received during those seconds and the ratio to the baseline.
 
 Envelopes are sealed before the clock starts (the client's CPU, one Python process reading every
 socket, must not be the bottleneck of what is measured), as a client seals before sending anyway.
@@ -395,7 +397,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=250)
     parser.add_argument("--rate", type=float, default=10.0, help="messages per second in total (rate mode)")
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--senders", type=int, default=25)
+    parser.add_argument("--senders", type=int, default=25, help="clients that send in rate mode")
+    parser.add_argument("--saturation-senders", type=int, help="clients that send in saturation mode (default: all)")
     parser.add_argument("--repeat", type=int, default=1, help="measure each mode this many times; print medians")
     parser.add_argument("--modes", default="rate,saturation")
     parser.add_argument("--no-pool", action="store_true", help="PostgreSQL: CONN_MAX_AGE=60 instead of the pool")
@@ -412,8 +415,11 @@ def main() -> None:
     senders = min(args.senders, args.clients)
     if args.rate / senders > 1 / PER_SENDER_INTERVAL:
         parser.error("more senders are needed for this rate (each socket may send 5 frames a second)")
+    saturating = min(args.saturation_senders or args.clients, args.clients)
     modes = args.modes.split(",")
-    per_sender = int(max(args.rate * args.seconds / senders, args.seconds / PER_SENDER_INTERVAL)) + 2
+    # Envelopes per sender: enough for the rate, or for sending every 0.25 s for the whole run.
+    per_sender = {"rate": int(args.rate * args.seconds / senders) + 2,
+                  "saturation": int(args.seconds / PER_SENDER_INTERVAL) + 2}
     sys.path.insert(0, str(ROOT))
     from bench.realtime import fresh_database, start_daphne, stop
 
@@ -439,7 +445,8 @@ def main() -> None:
               flush=True)
         call_command("migrate", verbosity=0)
         seeding = time.perf_counter()
-        world = seed(args.clients, senders)
+        world = seed(args.clients, max(senders if "rate" in modes else 0,
+                                       saturating if "saturation" in modes else 0))
         print(f"seeded in {time.perf_counter() - seeding:.0f} s", flush=True)
         connections.close_all()
         env = dict(os.environ)
@@ -454,12 +461,13 @@ def main() -> None:
         baseline = BareSide(bare_port, bare, args.clients)
         db = f"PostgreSQL ({'pool' if pool else 'CONN_MAX_AGE=60'})" if postgres else "SQLite"
         print(f"{args.clients} clients in one room; Tessera on 2 Daphne + Redis pub/sub + {db}; "
-              f"{senders} senders; {args.seconds:g} s per measurement; envelopes sealed beforehand", flush=True)
+              f"{senders} senders at {args.rate:g}/s, {saturating} at saturation; {args.seconds:g} s per measurement; "
+              "envelopes sealed beforehand", flush=True)
         results: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for round_ in range(args.repeat):
             for mode in modes:
                 for side in (tessera, baseline):
-                    batch = seal_batch(world, senders, per_sender)
+                    batch = seal_batch(world, senders if mode == "rate" else saturating, per_sender[mode])
                     world["after"] = Room.objects.get(room_id=world["room_id"]).last_seq
                     result = asyncio.run(run_mode(side, mode, batch, args.rate, args.seconds, args.clients))
                     results.setdefault((mode, side.name), []).append(result)
@@ -470,7 +478,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for mode in modes:
             ours, base = median_of(results[(mode, tessera.name)]), median_of(results[(mode, baseline.name)])
-            label = f"{mode} ({args.rate:g}/s)" if mode == "rate" else mode
+            label = f"{mode} ({args.rate:g}/s)" if mode == "rate" else f"{mode} ({saturating} senders)"
             print(row(f"{label} | {baseline.name}", base))
             ratio = f"{ours['per_second'] / base['per_second']:.2f}x deliveries/s" if base["per_second"] else ""
             print(row(f"{label} | {tessera.name}", ours, ratio))

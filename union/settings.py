@@ -194,6 +194,7 @@ if TESSERA_DB_POOL:
     # The pool checks a connection before lending it only when it sat idle (union/db.py): Django's
     # health checks would cost a round trip per borrow, and a room's socket borrows per message.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"]["ENGINE"] = "union.postgresql"  # Django's, taking the pool's check from OPTIONS
     from union.db import CheckAfterIdle  # noqa: E402
 
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

@@ -67,3 +67,44 @@ def test_a_connection_that_died_while_idle_is_replaced_before_it_is_lent(server:
         with p.connection() as conn:
             assert conn.info.backend_pid != dead
             assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+
+# Through Django, as production runs it: settings -> union.postgresql -> psycopg_pool with our check.
+# A pool of one connection: borrow it, run a marked statement, return it (as database_sync_to_async
+# does after each call), borrow it again, and ask the server, from aside, what it last ran.
+THROUGH_DJANGO = """
+import psycopg
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("SELECT 'marked by the test'")
+pid = connection.connection.info.backend_pid
+connection.close()
+connection.ensure_connection()
+assert connection.connection.info.backend_pid == pid
+with psycopg.connect(CONNINFO, autocommit=True) as aside:
+    print(repr(aside.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]))
+connection.close()
+"""
+
+
+@pytest.mark.parametrize("after", ["60", "0"], ids=["within-the-window", "checked-every-time"])
+def test_djangos_pool_uses_the_check_from_settings(server: str, after: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    url = f"postgres://{params['user']}@{params.get('host') or '127.0.0.1'}:{params.get('port') or 5432}/postgres"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_") and k != "DJANGO_SETTINGS_MODULE"}
+    env.update(DATABASE_URL=url, TESSERA_DB_POOL="1", TESSERA_DB_CONN_MAX_AGE="0", TESSERA_DB_POOL_MIN="1",
+               TESSERA_DB_POOL_MAX="1", TESSERA_DB_POOL_CHECK_AFTER=after)
+    script = THROUGH_DJANGO.replace("CONNINFO", repr(server))
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], env=env, text=True,
+                            capture_output=True, timeout=60, cwd=Path(__file__).resolve().parents[2], check=False)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.splitlines()[-1]
+    # Within the window the second borrow sent nothing; checked every time, the check's empty statement.
+    assert last == (repr("SELECT 'marked by the test'") if after != "0" else repr("")), last
