@@ -260,6 +260,41 @@ def room_device_list_history(room: Room, user_ids: set[int]) -> list[DeviceList]
     return list(DeviceList.objects.filter(user_id__in=set(user_ids) | set(past)).order_by("user_id", "version"))
 
 
+def room_names_for(user: Any, room: Room) -> dict[int, str]:
+    """Whom the chat page may name for `user`, and by what: pseudonyms in the room's local.
+
+    The people of the room's current commit, and those of past commits that also listed the user
+    (whose messages the user may have read; someone removed before the user came is not named:
+    their messages cannot be opened anyway). The name is the pseudonym on the roll of the room's
+    local, where coworkers know each other by it; never a handle, never another local's pseudonym.
+    """
+    me = ur1_user_id(user)
+    named: set[str] = set()
+    for body in Commit.objects.filter(room=room).values_list("body", flat=True):
+        listed = {m.get("user", "") for m in body.get("members", []) if isinstance(m, dict)}
+        if me in listed:
+            named |= listed
+    codes = [name for name in named if re.fullmatch(r"[0-9a-f]{32}", name)]
+    users = Q(user__code__in=codes) | Q(user_id__in=RoomMember.objects.filter(room=room).values("user_id"))
+    return dict(Member.objects.filter(users, local_id=room.local_id, erased_at__isnull=True)
+                .values_list("user_id", "pseudonym"))
+
+
+def room_admin_names(rooms: list[Room]) -> dict[int, list[str]]:
+    """Each room's admins (current commit) by their pseudonym in the room's local, sorted; "" for
+    someone no longer on that roll. Shown to whoever the rooms list shows the room to, those the
+    roll puts in it included: the page says who can add them (two queries for any number)."""
+    admins = list(RoomMember.objects.filter(room__in=rooms, role=RoomMember.Role.ADMIN)
+                  .values_list("room_id", "user_id", "room__local_id"))
+    pseudonyms = {(user_id, local_id): name for user_id, local_id, name in Member.objects.filter(
+        user_id__in={a[1] for a in admins}, local_id__in={a[2] for a in admins}, erased_at__isnull=True,
+    ).values_list("user_id", "local_id", "pseudonym")} if admins else {}
+    names: dict[int, list[str]] = {}
+    for room_id, user_id, local_id in admins:
+        names.setdefault(room_id, []).append(pseudonyms.get((user_id, local_id), ""))
+    return {room_id: sorted(found) for room_id, found in names.items()}
+
+
 def messages_after(room: Room, after: int, limit: int) -> QuerySet[Message]:
     return room.messages.filter(seq__gt=after).order_by("seq")[:limit]
 

@@ -36,7 +36,7 @@ from messaging.models import (
 from messaging.selectors import latest_device_lists, room_entitled_users, ur1_user_id, user_by_ur1_id
 from messaging.ur1.message import parse_envelope
 from union.audit import audit_record
-from union.realtime import broadcast_on_commit, recheck_sockets_on_commit
+from union.realtime import broadcast_many_on_commit, broadcast_on_commit, recheck_sockets_on_commit
 
 ERROR_DEVICE_LIST = _("The device list is not valid or not signed by its key.")
 ERROR_DEVICE_LIST_USER = _("A device list must be your own.")
@@ -297,6 +297,19 @@ def room_meta_set(*, actor: User, room: Room, blob: dict[str, Any]) -> Room:
     audit_record(actor, "messaging.room_meta", room, local_id=room.local_id, epoch=parsed.epoch)
     broadcast_on_commit(room_group(room), {"type": "room.meta", "room": str(room.code), "epoch": parsed.epoch})
     return room
+
+
+def rooms_tell_pending(*, local_id: int, grievance_id: int | None = None) -> int:
+    """Who should be in a local's rooms (or a case's room) may have changed: tell their open pages
+    once the change commits (`room.pending`); an admin's page then offers the rotation, a member's
+    says who can perform it. The server changes no room's membership itself; the event carries
+    nothing but the room's code, and a room no page has open costs one Redis PUBLISH. Returns the
+    number of rooms told."""
+    rooms = Room.objects.filter(grievance_id=grievance_id) if grievance_id else Room.objects.filter(local_id=local_id)
+    events = [(room_group(room), {"type": "room.pending", "room": str(room.code)}) for room in rooms.only("pk", "code")]
+    if events:
+        broadcast_many_on_commit(events)
+    return len(events)
 
 
 # --- messages ----------------------------------------------------------------------------------

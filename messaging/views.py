@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from membership.models import Member, User
+from membership.models import User
 from membership.types import AuthedHttpRequest
 from messaging import permissions as perms
 from messaging import selectors
@@ -123,12 +123,6 @@ def room_label(room: Room) -> str:
     return _("Committee of %(local)s, opened %(opened)s") % {"local": room.local.name, "opened": opened}
 
 
-def display_names(user_ids: set[int]) -> dict[int, str]:
-    """Pseudonyms (what coworkers see of each other), never handles or legal names."""
-    rows = Member.objects.filter(user_id__in=user_ids, erased_at__isnull=True).values_list("user_id", "pseudonym")
-    return dict(rows)
-
-
 @never_cache
 @login_required
 @require_GET
@@ -136,14 +130,10 @@ def room_list(request: AuthedHttpRequest) -> HttpResponse:
     user = perms.access_room_list(request.user)
     entries = selectors.room_list_for(user)
     rooms = [e["room"] for e in entries]
-    admins = RoomMember.objects.filter(room__in=rooms, role=RoomMember.Role.ADMIN).values_list("room_id", "user_id")
     may_start = perms.rooms_user_may_start(user, rooms)
-    names = display_names({user_id for _room, user_id in admins})
-    admin_names: dict[int, list[str]] = {}
-    for room_id, user_id in admins:
-        admin_names.setdefault(room_id, []).append(names.get(user_id, _("an admin")))
-    listed = [{"room": e["room"], "label": room_label(e["room"]), "joined": e["joined"],
-               "unread": e["unread"], "admins": sorted(admin_names.get(e["room"].pk, [])),
+    admin_names = selectors.room_admin_names(rooms)
+    listed = [{"room": e["room"], "label": room_label(e["room"]), "joined": e["joined"], "unread": e["unread"],
+               "admins": [name or _("an admin") for name in admin_names.get(e["room"].pk, [])],
                "may_start": e["room"].pk in may_start} for e in entries]
     to_open = [{**o, "label": _open_label(o)} for o in selectors.rooms_to_open_for(user)]
     return render(request, "messaging/room_list.html", {"rooms": listed, "to_open": to_open,
@@ -168,12 +158,10 @@ def room_chat(request: AuthedHttpRequest, code: Any) -> HttpResponse:
     room = Room.objects.select_related("local", "unit__employer", "unit__client", "grievance").get(pk=room.pk)
     members = list(room.members.select_related("user"))
     changes = selectors.pending_changes(room)
-    # Names of whoever a commit lists (every sender is in one), not of the whole roll: a local's
-    # room can be large, and people waiting to be added are shown as a number.
-    past = selectors.room_device_list_history(room, set()) if room.epoch >= 0 else []
-    everyone = {m.user_id for m in members} | {dl.user_id for dl in past}
-    names = display_names(everyone)
-    people = {ur1_user_id(person): names.get(person.pk, "") for person in User.objects.filter(pk__in=everyone)}
+    # Names of the people the reader shares or shared the room with (every sender is in a commit),
+    # not of the whole roll: a local's room can be large, and people waiting to be added are a number.
+    names = selectors.room_names_for(user, room)
+    people = {ur1_user_id(person): names[person.pk] for person in User.objects.filter(pk__in=names).only("code")}
     admins = sorted(names.get(m.user_id, _("an admin")) for m in members if m.role == RoomMember.Role.ADMIN)
     context = {
         "room": room, "label": room_label(room), "admins": admins, "ure2e_user": ur1_user_id(user),

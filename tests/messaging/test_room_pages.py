@@ -21,7 +21,7 @@ from membership.models import Member
 from messaging.client import new_id16
 from messaging.models import Room
 from messaging.selectors import ur1_user_id
-from messaging.services import message_post, read_mark
+from messaging.services import commit_post, message_post, read_mark
 from messaging.texts import chat_texts
 from tests.base import Personas, login_as
 from tests.messaging.rooms import enroll, land, local_room
@@ -93,6 +93,34 @@ def test_the_chat_page_is_a_shell_with_public_metadata(personas: Personas, world
     # Steward, representative and local admin are entitled but not in the commit: pending adds.
     assert 'id="pending-add">3<' in page
     assert 'id="rotate"' in page
+
+
+def test_the_chat_page_names_only_people_the_reader_was_in_the_room_with(personas: Personas,
+                                                                          world: dict[str, Any]) -> None:
+    p, room, a, b = personas, world["room"], world["a"], world["b"]
+    rep, admin = enroll(p.representative), enroll(p.local_admin)
+    # Epoch 1 (above): organizer and member. Epoch 2: the representative joins. Epoch 3: the member
+    # leaves. Epoch 4: the local admin joins, after the member had gone.
+    land(room, (p.organizer, a), [(p.organizer, a, "admin"), (p.member, b, "member"), (p.representative, rep, "member")])
+    land(room, (p.organizer, a), [(p.organizer, a, "admin"), (p.representative, rep, "member")])
+    # (Posted as land() does, without the newcomer's catching up: the test helper gives a client the
+    # device lists of the current members only, not of the member who left before it came.)
+    body, wraps, _es = a.make_commit(room.room_id, [(a, "admin"), (rep, "member"), (admin, "member")])
+    commit_post(actor=p.organizer, room=Room.objects.get(pk=room.pk), body=body, wraps=wraps)
+
+    def people(user: Any) -> dict[str, str]:
+        response = login_as(Client(), user).get(f"/rooms/{room.code}/")
+        assert response.status_code == 200
+        return data_block(response)["people"]
+
+    pseudonym = {u.pk: Member.objects.get(user=u).pseudonym
+                 for u in (p.organizer, p.member, p.representative, p.local_admin)}
+    # The representative shared epoch 2 with the member, who is still named for them (old messages).
+    assert people(p.representative) == {ur1_user_id(u): pseudonym[u.pk]
+                                        for u in (p.organizer, p.member, p.representative, p.local_admin)}
+    # The local admin never shared an epoch with the member: not named, not even by code.
+    assert people(p.local_admin) == {ur1_user_id(u): pseudonym[u.pk]
+                                     for u in (p.organizer, p.representative, p.local_admin)}
 
 
 def test_the_chat_strings_are_translated(personas: Personas, world: dict[str, Any]) -> None:
