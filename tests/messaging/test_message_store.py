@@ -124,6 +124,7 @@ def test_a_condition_no_statement_can_ask_stores_nothing(room_and_sender: Any, i
     # service stores nothing rather than store without asking it (the socket then asks step by step).
     room, _org, _a, member, b = room_and_sender
     envelope = b.seal(room.room_id, {"type": "text", "text": "not without the rule"})
+    condition: tuple[str, list[Any]] | None
     if connection.vendor == "postgresql" and not in_transaction:
         condition = ("FALSE", [])  # a rule that refuses: the one statement stores nothing either
     else:
