@@ -150,7 +150,8 @@ def _detail(room: Any) -> dict[str, Any]:
             "head_commit": room.head_commit, "last_seq": room.last_seq, "retention_days": room.retention_days,
             "verified_only": room.verified_only, "admins": sorted(selectors.ur1_user_id(m.user) for m in admins),
             "admins_entitled": sorted(selectors.ur1_user_id(u) for u in selectors.room_admins_entitled(room)),
-            "pending_add": changes["add"], "pending_remove": changes["remove"], "meta": room.meta or None}
+            "pending_add": changes["add"], "pending_remove": changes["remove"], "pending_devices": changes["devices"],
+            "meta": room.meta or None}
 
 
 @router.get("/rooms/{code}", response=RoomDetailOut, url_name="room")

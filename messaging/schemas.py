@@ -246,6 +246,9 @@ class RoomDetailOut(Schema):
     admins_entitled: list[str]
     pending_add: list[str]
     pending_remove: list[str]
+    # Members who stay but whose devices changed since the head commit (added or revoked): the
+    # next commit lists their current devices (§4.8).
+    pending_devices: list[str]
     meta: RoomMeta | None
 
 

@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from membership.models import Member, User
 from membership.roles import MEMBER_STATUSES
 from membership.selectors import local_perm_pairs, locals_where, users_with_local_perm
-from messaging.models import Commit, CommitteeSeat, DeviceList, Message, Room, RoomMember
+from messaging.models import Commit, CommitteeSeat, Device, DeviceList, Message, Room, RoomMember
 
 # Officers who may open and administer a local, unit or committee room: they organize the local.
 ADMIN_PERMISSION = "manage_members"
@@ -213,10 +213,27 @@ def room_list_for(user: Any) -> list[dict[str, Any]]:
 
 
 def pending_changes(room: Room) -> dict[str, list[str]]:
-    """Who the roll adds or removes that no commit has yet: what an admin's client must rotate."""
+    """What an admin's client must rotate: who the roll adds or removes that no commit has yet
+    ("add", "remove"), and who stays but whose devices changed since the head commit ("devices":
+    a device added, as on a new phone restored from the recovery key, which cannot send before
+    a commit lists it; or a device revoked, as a lost phone, which must not get the next epoch's
+    secret). §4.8: admin clients rotate when they see a revocation."""
     should = {ur1_user_id(u) for u in room_entitled_users(room).only("code")}
-    current = {ur1_user_id(m.user) for m in room.members.select_related("user").only("user__code")}
-    return {"add": sorted(should - current), "remove": sorted(current - should)}
+    members = {ur1_user_id(m.user): m.user_id for m in room.members.select_related("user").only("user__code")}
+    staying = {code: pk for code, pk in members.items() if code in should}
+    devices: list[str] = []
+    head = Commit.objects.filter(room=room, epoch=room.epoch).values_list("body", flat=True).first() if staying else None
+    if head is not None:
+        listed: dict[str, set[str]] = {}
+        for entry in head.get("devices", []):
+            if isinstance(entry, dict):
+                listed.setdefault(str(entry.get("user", "")), set()).add(str(entry.get("device", "")))
+        live: dict[int, set[str]] = {}
+        for user_id, device_id in Device.objects.filter(user_id__in=staying.values(), revoked_at__isnull=True
+                                                        ).values_list("user_id", "device_id"):
+            live.setdefault(user_id, set()).add(device_id)
+        devices = sorted(code for code, pk in staying.items() if live.get(pk, set()) != listed.get(code, set()))
+    return {"add": sorted(should - set(members)), "remove": sorted(set(members) - should), "devices": devices}
 
 
 def latest_device_lists(user_ids: list[int]) -> list[DeviceList]:

@@ -113,6 +113,9 @@ def device_list_publish(*, actor: User, body: dict[str, Any]) -> DeviceList:
         revoked_at=timezone.now())
     saved = DeviceList.objects.create(user=actor, version=parsed.version, msk=ur1.b64u_encode(parsed.msk), body=body)
     audit_record(actor, "messaging.device_list", saved, version=parsed.version, devices=len(listed), revoked=revoked)
+    # Every room whose commit lists the actor now waits for a commit with their current devices
+    # (`selectors.pending_changes`): its open pages are told, and an admin's offers the rotation.
+    _tell_pending(Room.objects.filter(members__user=actor))
     return saved
 
 
@@ -306,6 +309,10 @@ def rooms_tell_pending(*, local_id: int, grievance_id: int | None = None) -> int
     nothing but the room's code, and a room no page has open costs one Redis PUBLISH. Returns the
     number of rooms told."""
     rooms = Room.objects.filter(grievance_id=grievance_id) if grievance_id else Room.objects.filter(local_id=local_id)
+    return _tell_pending(rooms)
+
+
+def _tell_pending(rooms: Any) -> int:
     events = [(room_group(room), {"type": "room.pending", "room": str(room.code)}) for room in rooms.only("pk", "code")]
     if events:
         broadcast_many_on_commit(events)

@@ -255,9 +255,11 @@ function scheduleRead() {
 function showDetail(detail) {
   const section = $("rotation");
   const rotate = $("rotate");
-  const pending = detail.pending_add.length + detail.pending_remove.length;
+  const devices = detail.pending_devices || [];
+  const pending = detail.pending_add.length + detail.pending_remove.length + devices.length;
   $("pending-add").textContent = String(detail.pending_add.length);
   $("pending-remove").textContent = String(detail.pending_remove.length);
+  $("pending-devices").textContent = String(devices.length);
   $("admin-names").textContent = detail.admins.map(nameOf).join(T.listSeparator);
   const isAdmin = detail.admins.includes(data.me);
   const mayStart = detail.epoch < 0 && rotate.dataset.mayStart === "yes";
