@@ -151,7 +151,7 @@ def _detail(room: Any) -> dict[str, Any]:
             "verified_only": room.verified_only, "admins": sorted(selectors.ur1_user_id(m.user) for m in admins),
             "admins_entitled": sorted(selectors.ur1_user_id(u) for u in selectors.room_admins_entitled(room)),
             "pending_add": changes["add"], "pending_remove": changes["remove"], "pending_devices": changes["devices"],
-            "meta": room.meta or None}
+            "rotation_due": selectors.rotation_due(room), "meta": room.meta or None}
 
 
 @router.get("/rooms/{code}", response=RoomDetailOut, url_name="room")

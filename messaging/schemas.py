@@ -249,6 +249,8 @@ class RoomDetailOut(Schema):
     # Members who stay but whose devices changed since the head commit (added or revoked): the
     # next commit lists their current devices (§4.8).
     pending_devices: list[str]
+    # The current epoch is older than 7 days or holds 10,000 messages: due for new keys (§4.8).
+    rotation_due: bool
     meta: RoomMeta | None
 
 

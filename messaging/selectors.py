@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from membership.models import Member, User
 from membership.roles import MEMBER_STATUSES
@@ -234,6 +236,24 @@ def pending_changes(room: Room) -> dict[str, list[str]]:
             live.setdefault(user_id, set()).add(device_id)
         devices = sorted(code for code, pk in staying.items() if live.get(pk, set()) != listed.get(code, set()))
     return {"add": sorted(should - set(members)), "remove": sorted(set(members) - should), "devices": devices}
+
+
+# §4.8, scheduled rotation: an epoch older than this, or with this many messages, is due for new keys.
+ROTATE_AFTER = timedelta(days=7)
+ROTATE_AFTER_MESSAGES = 10_000
+
+
+def rotation_due(room: Room, *, now: Any = None) -> bool:
+    """Whether the room's current epoch is due for its scheduled change of keys (§4.8): its commit is
+    older than 7 days, or 10,000 messages were sent in it. Bounds what a leaked epoch secret opens."""
+    if room.epoch < 0:
+        return False
+    head = Commit.objects.filter(room=room, epoch=room.epoch).values_list("created_at", flat=True).first()
+    if head is None:
+        return False
+    if (now or timezone.now()) - head >= ROTATE_AFTER:
+        return True
+    return Message.objects.filter(room=room, epoch=room.epoch).count() >= ROTATE_AFTER_MESSAGES
 
 
 def latest_device_lists(user_ids: list[int]) -> list[DeviceList]:

@@ -167,7 +167,7 @@ def room_chat(request: AuthedHttpRequest, code: Any) -> HttpResponse:
         "room": room, "label": room_label(room), "admins": admins, "ure2e_user": ur1_user_id(user),
         "may_start": perms.can_start_room(user, room),
         "pending_add": len(changes["add"]), "pending_remove": len(changes["remove"]),
-        "pending_devices": len(changes["devices"]),
+        "pending_devices": len(changes["devices"]), "rotation_due": selectors.rotation_due(room),
         "page_data": {"code": str(room.code), "roomId": room.room_id, "me": ur1_user_id(user),
                       "people": people,
                       "texts": chat_texts()},

@@ -34,17 +34,23 @@ def world(p: Personas) -> dict[str, Any]:
     return {"room": Room.objects.get(pk=room.pk), "a": a, "b": b}
 
 
-def rotate_with_lists(p: Personas, w: dict[str, Any]) -> None:
-    """What an admin's browser does: a commit of the same people with their current device lists."""
-    room, a = Room.objects.get(pk=w["room"].pk), w["a"]
+def catch_up(p: Personas, room: Room, account: Account) -> None:
     chain = list(Commit.objects.filter(room=room).order_by("epoch").values_list("body", flat=True))
     history: dict[str, list[ur1.DeviceList]] = {}  # every version: old commits list revoked devices
     for found in room_device_list_history(room, {p.organizer.pk, p.member.pk}):
         history.setdefault(ur1_user_id(found.user), []).append(ur1.parse_device_list(found.body))
-    a.catch_up(room.room_id, chain, history)
+    account.catch_up(room.room_id, chain, history)
+
+
+def rotate_with_lists(p: Personas, w: dict[str, Any]) -> None:
+    """What an admin's browser does: a commit of the same people with their current device lists."""
+    room, a = Room.objects.get(pk=w["room"].pk), w["a"]
+    catch_up(p, room, a)
     newest = server_lists([p.member])[ur1_user_id(p.member)][-1]
     body, wraps, _es = a.make_commit(room.room_id, [(a, "admin"), (Peer.from_device_list(newest), "member")])
     commit_post(actor=p.organizer, room=room, body=body, wraps=wraps)
+    catch_up(p, Room.objects.get(pk=room.pk), a)  # the author accepts its own commit, opens its wrap
+    a.take_wrap(room.room_id, next(wrap for wrap in wraps if wrap["to_device"] == a.device_id))
 
 
 def detail(user: Any, room: Room) -> dict[str, Any]:
@@ -123,3 +129,36 @@ def test_publishing_a_device_list_tells_the_rooms_that_list_the_publisher_and_no
     assert told == {str(w["room"].code)} and str(other_room.code) not in told
     assert pending_codes(async_to_sync(frames_after)(cookie, stranger_enrolls)) == set()
 
+
+
+@pytest.mark.django_db
+def test_an_epoch_is_due_for_new_keys_after_seven_days_or_ten_thousand_messages(personas: Personas,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging import selectors
+    from messaging.services import message_post
+
+    p = personas
+    w = world(p)
+    room, a = w["room"], w["a"]
+    assert not selectors.rotation_due(room)
+    assert detail(p.member, room)["rotation_due"] is False
+    head = Commit.objects.get(room=room, epoch=room.epoch)
+    assert not selectors.rotation_due(room, now=head.created_at + timedelta(days=6, hours=23))
+    assert selectors.rotation_due(room, now=head.created_at + timedelta(days=7))
+    Commit.objects.filter(pk=head.pk).update(created_at=timezone.now() - timedelta(days=8))
+    assert detail(p.member, room)["rotation_due"] is True
+    page = login_as(Client(), p.organizer).get(f"/rooms/{room.code}/").content.decode()
+    assert '<span id="rotation-due">' in page  # shown, not hidden
+    rotate_with_lists(p, w)  # a new epoch: its keys are new
+    room.refresh_from_db()
+    assert not selectors.rotation_due(room)
+    # The message count, scaled down (10,000 rows would only slow the suite): due at the threshold.
+    monkeypatch.setattr(selectors, "ROTATE_AFTER_MESSAGES", 3)
+    for n in range(3):
+        assert not selectors.rotation_due(room)
+        message_post(actor=p.organizer, room=room, envelope=a.seal(room.room_id, {"type": "text", "text": f"m{n}"}))
+    assert selectors.rotation_due(room)

@@ -256,7 +256,8 @@ function showDetail(detail) {
   const section = $("rotation");
   const rotate = $("rotate");
   const devices = detail.pending_devices || [];
-  const pending = detail.pending_add.length + detail.pending_remove.length + devices.length;
+  const pending = detail.pending_add.length + detail.pending_remove.length + devices.length + (detail.rotation_due ? 1 : 0);
+  $("rotation-due").hidden = !detail.rotation_due;
   $("pending-add").textContent = String(detail.pending_add.length);
   $("pending-remove").textContent = String(detail.pending_remove.length);
   $("pending-devices").textContent = String(devices.length);
