@@ -6,6 +6,7 @@ import * as ur1 from "./ur1.js";
 import { loadAccount, openStore, rememberEpochSecret } from "./account.js";
 import { checkMembers, isSendBlocked, showKeyWarning } from "./verify.js";
 import { RoomSession, RoomSocket, SendError } from "./room.js";
+import { get } from "./api.js";
 
 const data = JSON.parse(document.getElementById("room-data").textContent);
 const T = data.texts;
@@ -43,6 +44,21 @@ function say(text) {
 function nameOf(user) {
   if (user === data.me) return T.you;
   return (Object.hasOwn(data.people, user) && data.people[user]) || T.someone;
+}
+
+// People a commit added after this page was loaded have no name in its data: once per new head,
+// ask whom the reader shares a room with now (GET /people: pseudonyms only) and redraw their
+// messages, rather than call a new member "someone no longer in the room".
+let namesAskedAt = null;
+async function learnNames() {
+  const head = session.head;
+  if (!head || namesAskedAt === head.commit.epoch) return;
+  namesAskedAt = head.commit.epoch;
+  const unknown = new Set(head.commit.members.map((m) => m.user).filter((u) => u !== data.me && !Object.hasOwn(data.people, u)));
+  if (!unknown.size) return;
+  const found = await get("/people");
+  for (const person of found.people) if (unknown.has(person.user) && person.name) data.people[person.user] = person.name;
+  for (const item of session.items.values()) if (unknown.has(item.user)) redraw(item);
 }
 
 function el(tag, className, text) {
@@ -392,7 +408,10 @@ async function main() {
     }
   });
   session.on("missing", ({ user }) => log.append(el("li", "notice", fill(T.missing, { name: nameOf(user) }))));
-  session.on("detail", showDetail);
+  session.on("detail", (detail) => {
+    showDetail(detail);
+    learnNames().catch(() => {}); // a name is a nicety: the page works without it
+  });
   session.on("name", ({ name, topic }) => {
     // Decrypted here; shown as text, with the union's own label for the room beneath it.
     $("room-name").textContent = name;
