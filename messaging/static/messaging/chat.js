@@ -3,7 +3,7 @@
 // never as HTML (§4.7 step 7: XSS here would be key misuse).
 
 import * as ur1 from "./ur1.js";
-import { loadAccount, openStore, rememberEpochSecret } from "./account.js";
+import { adoptRestoredEpoch, loadAccount, openStore, rememberEpochSecret } from "./account.js";
 import { checkMembers, isSendBlocked, showKeyWarning } from "./verify.js";
 import { RoomSession, RoomSocket, SendError } from "./room.js";
 import { get } from "./api.js";
@@ -378,6 +378,7 @@ async function main() {
   });
   session = new RoomSession({ account, store, code: data.code, roomId: data.roomId, socket,
     onEpochSecret: (room, epoch, commitId, es) => rememberEpochSecret(account, store, { room, epoch, commitId, es }),
+    adoptRestored: (accepted) => adoptRestoredEpoch(store, accepted),
     onCommit: (accepted) => checkMembers(store, accepted.commit.members, { me: account }) });
   // Lock or panic wipe (here or in another tab): drop the plaintext and stop listening.
   window.addEventListener("ure2e:locked", () => {

@@ -191,10 +191,13 @@ class Emitter {
 export class RoomSession extends Emitter {
   // account: {user, deviceId, deviceKeys: {dsk, dek}}; store: ur1-store.js Store;
   // onEpochSecret(room, epoch, commitId, es): keep the secret (back it up, store the key); the raw
-  // bytes are zeroed after it returns. pins: {user: {msk, verified}} from the verification page.
-  constructor({ account, store, code, roomId, onEpochSecret = null, pins = null, socket = null,
+  // bytes are zeroed after it returns. adoptRestored(accepted): the key of an epoch this browser got
+  // from the backup (a restored device), if it matches this accepted commit (§4.9), else null.
+  // pins: {user: {msk, verified}} from the verification page.
+  constructor({ account, store, code, roomId, onEpochSecret = null, adoptRestored = null, pins = null, socket = null,
     onCommit = null, gapGraceMs = GAP_GRACE_MS, ackTimeoutMs = ACK_TIMEOUT_MS }) {
     super();
+    this.adoptRestored = adoptRestored;
     this.onCommit = onCommit;
     this.gapGraceMs = gapGraceMs;
     this.ackTimeoutMs = ackTimeoutMs;
@@ -296,15 +299,21 @@ export class RoomSession extends Emitter {
     }
   }
 
-  // Open this device's wraps for every epoch it is listed in and holds no key for (rule 6, §4.6).
+  // The keys of the chain's epochs: stored here, or restored from the backup for epochs before this
+  // device was listed (a new device restored from the recovery key reads the history the backup
+  // holds, each secret checked against its commit); then this device's wraps for every epoch it is
+  // listed in and holds no key for (rule 6, §4.6).
   async takeWraps() {
     const wanted = [];
     for (const accepted of this.chain) {
       const epoch = accepted.commit.epoch;
-      if (!this.listedInEpoch(epoch) || this.keys.has(epoch)) continue;
-      const key = await this.store.loadEpochKey(this.roomId, epoch);
+      if (this.keys.has(epoch)) continue;
+      const listed = this.listedInEpoch(epoch);
+      if (!listed && !this.adoptRestored) continue;
+      let key = await this.store.loadEpochKey(this.roomId, epoch);
+      if (!key && this.adoptRestored) key = await this.adoptRestored(accepted);
       if (key) this.keys.set(epoch, key);
-      else wanted.push(epoch);
+      else if (listed) wanted.push(epoch);
     }
     if (!wanted.length) return;
     const { wraps } = await api.get(`/wraps?device=${this.account.deviceId}&after_epoch=${Math.min(...wanted) - 1}`);

@@ -1,0 +1,100 @@
+"""A member's new phone in an encrypted room, in Chromium (spec §4.8: a device added or revoked).
+
+Bea restores her keys on a phone from her recovery key. No commit lists the phone yet, so it cannot
+send; the admin's open page is told at once and counts her among the members with a new or revoked
+device; the admin updates the room; then the phone reads and sends, and Bea's first browser and the
+admin read what it sent. Real pages, real WebCrypto, the live Daphne of the browser tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Browsing, LiveServer, log_in
+from tests.browser.test_rooms_chat import ENROLL, bodies, send
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+# First use, keeping the recovery key (the keys page shows it once; here the test writes it down).
+ENROLL_KEEPING_THE_KEY = """async () => {
+  const keys = await import("/static/messaging/account.js");
+  const { recoveryKey } = await keys.enroll(await keys.openStore());
+  return recoveryKey;
+}"""
+RESTORE = """async (recoveryKey) => {
+  const keys = await import("/static/messaging/account.js");
+  return (await keys.restore(await keys.openStore(), recoveryKey)).deviceId;
+}"""
+SEED = """
+import json, secrets
+from membership.models import Member, User
+from messaging.client import new_id16
+from messaging.services import committee_seat_set, room_create
+from tests.factories import make_member, make_totp
+local = Member.objects.get(user=User.objects.get(handle="baraka")).local
+suffix = secrets.token_hex(3)
+organizer = make_member(local, "organizer", handle=f"devorg{suffix}")
+make_totp(organizer)
+bea = make_member(local, handle=f"devbea{suffix}")
+room = room_create(actor=organizer, kind="committee", local=local, room_id=new_id16(), retention_days=30,
+                   verified_only=True)
+committee_seat_set(actor=organizer, room=room, member=Member.objects.get(user=bea), seated=True)
+print(json.dumps({"room": str(room.code), "organizer": organizer.handle, "bea": bea.handle}))
+"""
+
+
+def test_a_restored_phone_waits_for_the_admins_update_then_reads_and_sends(people: Callable[..., Browsing],
+                                                                          live_tessera: LiveServer) -> None:
+    world = json.loads(live_tessera.manage("shell", "-c", SEED).strip().splitlines()[-1])
+    room_url = f"/rooms/{world['room']}/"
+    admin, bea, phone = people("desktop"), people("desktop"), people("phone-360x740")
+    log_in(admin, world["organizer"], PASSWORD, two_factor=True)
+    log_in(bea, world["bea"], PASSWORD)
+    log_in(phone, world["bea"], PASSWORD)
+    admin.goto("/rooms/")
+    admin.page.evaluate(ENROLL)
+    bea.goto("/rooms/")
+    recovery_key = bea.page.evaluate(ENROLL_KEEPING_THE_KEY)
+
+    # The admin starts the room with Bea's first browser in it.
+    admin.goto(room_url)
+    banner = admin.page.get_by_role("region", name="Waiting for a change of keys")
+    banner.get_by_role("button", name="Start the room and add them").click()
+    expect(admin.page.locator("#rotation-note")).to_contain_text("Done: the room has new keys", timeout=20_000)
+    expect(banner).to_be_hidden()
+    bea.goto(room_url)
+    expect(bea.page.locator("#status")).to_have_text("Connected")
+    send(admin, "Before the new phone")
+    expect(bodies(bea, "Before the new phone")).to_have_count(1)
+
+    # Bea's phone: her keys from the recovery key, a new device in her signed list.
+    phone.goto("/rooms/")
+    phone.page.evaluate(RESTORE, recovery_key)
+    # The admin's open page is told (no reload): one member with a new device.
+    expect(banner).to_be_visible(timeout=10_000)
+    expect(admin.page.locator("#pending-devices")).to_have_text("1")
+    expect(banner).to_contain_text("Waiting to be added: 0 · waiting to be removed: 0 · members with a new or "
+                                   "revoked device: 1")
+    admin.screenshot("rooms-devices-1-new-phone-pending")
+    banner.get_by_role("button", name="Update the room's members now").click()
+    expect(admin.page.locator("#rotation-note")).to_contain_text("Done", timeout=20_000)
+    expect(banner).to_be_hidden()
+
+    # The phone opens the room in the new epoch, reads what came before (restored from the backup)
+    # and sends; Bea's first browser and the admin read it.
+    phone.goto(room_url)
+    expect(phone.page.locator("#status")).to_have_text("Connected", timeout=20_000)
+    expect(bodies(phone, "Before the new phone")).to_have_count(1)
+    send(phone, "Sent from my new phone")
+    expect(phone.page.locator("#log li.msg", has_text="Sent from my new phone")).to_have_attribute(
+        "data-state", "sent", timeout=10_000)
+    expect(bodies(admin, "Sent from my new phone")).to_have_count(1)
+    expect(bodies(bea, "Sent from my new phone")).to_have_count(1)
+    phone.screenshot("rooms-devices-2-phone-sends")
+    assert re.search(r"Sent from my new phone", phone.page.locator("#log").inner_text())
