@@ -44,6 +44,7 @@ def chat_texts() -> dict[str, str]:
         "confirmDelete": _("Delete this message for everyone in the room?"),
         "rotating": _("Updating who is in the room…"),
         "rotated": _("Done: the room has new keys, and only the people now in it can read what comes next."),
+        "myDevices": _("Your devices changed: this browser gave the room new keys for your current devices."),
         "rotateFailed": _("The room could not be updated. Reload the page and try again."),
         "starting": _("Starting the room…"),
         "notReady": _("Waiting for {n} of them to set up encryption on a device; they can be added after that."),

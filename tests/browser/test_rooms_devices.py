@@ -1,16 +1,18 @@
 """A member's new phone in an encrypted room, in Chromium (spec §4.8: a device added or revoked).
 
 Bea restores her keys on a phone from her recovery key. No commit lists the phone yet, so it cannot
-send; the admin's open page is told at once and counts her among the members with a new or revoked
-device; the admin updates the room; then the phone reads and sends, and Bea's first browser and the
-admin read what it sent. Real pages, real WebCrypto, the live Daphne of the browser tests.
+send. Either the admin's open page is told at once, counts her among the members with a new or
+revoked device and the admin updates the room; or Bea's first browser, open on the room, commits
+her current devices itself (a self-device commit). Then the phone reads the history the backup
+holds and sends, and Bea's first browser and the admin read what it sent. Real pages, real
+WebCrypto, the live Daphne of the browser tests.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -49,8 +51,8 @@ print(json.dumps({"room": str(room.code), "organizer": organizer.handle, "bea": 
 """
 
 
-def test_a_restored_phone_waits_for_the_admins_update_then_reads_and_sends(people: Callable[..., Browsing],
-                                                                          live_tessera: LiveServer) -> None:
+def started_room(people: Callable[..., Browsing], live_tessera: LiveServer) -> dict[str, Any]:
+    """An admin and Bea in a started room, Bea's first browser on the chat page, her phone logged in."""
     world = json.loads(live_tessera.manage("shell", "-c", SEED).strip().splitlines()[-1])
     room_url = f"/rooms/{world['room']}/"
     admin, bea, phone = people("desktop"), people("desktop"), people("phone-360x740")
@@ -61,8 +63,6 @@ def test_a_restored_phone_waits_for_the_admins_update_then_reads_and_sends(peopl
     admin.page.evaluate(ENROLL)
     bea.goto("/rooms/")
     recovery_key = bea.page.evaluate(ENROLL_KEEPING_THE_KEY)
-
-    # The admin starts the room with Bea's first browser in it.
     admin.goto(room_url)
     banner = admin.page.get_by_role("region", name="Waiting for a change of keys")
     banner.get_by_role("button", name="Start the room and add them").click()
@@ -72,10 +72,30 @@ def test_a_restored_phone_waits_for_the_admins_update_then_reads_and_sends(peopl
     expect(bea.page.locator("#status")).to_have_text("Connected")
     send(admin, "Before the new phone")
     expect(bodies(bea, "Before the new phone")).to_have_count(1)
+    return {"url": room_url, "admin": admin, "bea": bea, "phone": phone, "key": recovery_key, "banner": banner}
 
-    # Bea's phone: her keys from the recovery key, a new device in her signed list.
-    phone.goto("/rooms/")
-    phone.page.evaluate(RESTORE, recovery_key)
+
+def phone_reads_and_sends(room: dict[str, Any]) -> None:
+    """The phone opens the room in the new epoch, reads what came before (restored from the backup)
+    and sends; Bea's first browser and the admin read it."""
+    admin, bea, phone = room["admin"], room["bea"], room["phone"]
+    phone.goto(room["url"])
+    expect(phone.page.locator("#status")).to_have_text("Connected", timeout=20_000)
+    expect(bodies(phone, "Before the new phone")).to_have_count(1)
+    send(phone, "Sent from my new phone")
+    expect(phone.page.locator("#log li.msg", has_text="Sent from my new phone")).to_have_attribute(
+        "data-state", "sent", timeout=10_000)
+    expect(bodies(admin, "Sent from my new phone")).to_have_count(1)
+    expect(bodies(bea, "Sent from my new phone")).to_have_count(1)
+
+
+def test_a_restored_phone_waits_for_the_admins_update_then_reads_and_sends(people: Callable[..., Browsing],
+                                                                          live_tessera: LiveServer) -> None:
+    room = started_room(people, live_tessera)
+    admin, bea, banner = room["admin"], room["bea"], room["banner"]
+    bea.goto("/rooms/")  # Bea's first browser leaves the room's page: only the admin's can update it
+    room["phone"].goto("/rooms/")
+    room["phone"].page.evaluate(RESTORE, room["key"])
     # The admin's open page is told (no reload): one member with a new device.
     expect(banner).to_be_visible(timeout=10_000)
     expect(admin.page.locator("#pending-devices")).to_have_text("1")
@@ -85,16 +105,25 @@ def test_a_restored_phone_waits_for_the_admins_update_then_reads_and_sends(peopl
     banner.get_by_role("button", name="Update the room's members now").click()
     expect(admin.page.locator("#rotation-note")).to_contain_text("Done", timeout=20_000)
     expect(banner).to_be_hidden()
+    bea.goto(room["url"])
+    expect(bea.page.locator("#status")).to_have_text("Connected")
+    phone_reads_and_sends(room)
+    room["phone"].screenshot("rooms-devices-2-phone-sends")
 
-    # The phone opens the room in the new epoch, reads what came before (restored from the backup)
-    # and sends; Bea's first browser and the admin read it.
-    phone.goto(room_url)
-    expect(phone.page.locator("#status")).to_have_text("Connected", timeout=20_000)
-    expect(bodies(phone, "Before the new phone")).to_have_count(1)
-    send(phone, "Sent from my new phone")
-    expect(phone.page.locator("#log li.msg", has_text="Sent from my new phone")).to_have_attribute(
-        "data-state", "sent", timeout=10_000)
-    expect(bodies(admin, "Sent from my new phone")).to_have_count(1)
-    expect(bodies(bea, "Sent from my new phone")).to_have_count(1)
-    phone.screenshot("rooms-devices-2-phone-sends")
-    assert re.search(r"Sent from my new phone", phone.page.locator("#log").inner_text())
+
+def test_bea_s_own_browser_updates_the_room_for_her_new_phone(people: Callable[..., Browsing],
+                                                              live_tessera: LiveServer) -> None:
+    """§4.8: the user's own device (one the room's keys are wrapped to) makes the self-device commit;
+    no admin is needed."""
+    room = started_room(people, live_tessera)
+    admin, bea = room["admin"], room["bea"]
+    admin.goto("/rooms/")  # no admin page open on the room
+    room["phone"].goto("/rooms/")
+    room["phone"].page.evaluate(RESTORE, room["key"])
+    expect(bea.page.locator("#rotation-note")).to_have_text(
+        "Your devices changed: this browser gave the room new keys for your current devices.", timeout=20_000)
+    bea.screenshot("rooms-devices-3-own-update")
+    admin.goto(room["url"])
+    expect(admin.page.locator("#status")).to_have_text("Connected")
+    expect(room["banner"]).to_be_hidden()  # nothing left to do: the head lists Bea's current devices
+    phone_reads_and_sends(room)

@@ -61,6 +61,25 @@ async function learnNames() {
   for (const item of session.items.values()) if (unknown.has(item.user)) redraw(item);
 }
 
+// §4.8: my devices changed (a phone added or revoked) and this browser is one the room's keys are
+// wrapped to: it commits my current devices itself (a member may), once per head, so that a new
+// phone can send and a revoked one gets nothing more without waiting for an admin. An admin's page
+// offers the whole rotation instead. If the server refuses (someone is due to leave), an admin does it.
+let devicesTriedAt = null;
+function updateMyDevices(detail) {
+  const head = session.head;
+  if (!head || !(detail.pending_devices || []).includes(data.me) || detail.admins.includes(data.me)) return;
+  if (devicesTriedAt === head.commit.epoch) return;
+  devicesTriedAt = head.commit.epoch;
+  session.updateMyDevices().then((done) => {
+    if (done) {
+      const note = $("rotation-note");
+      note.hidden = false;
+      note.textContent = T.myDevices;
+    }
+  }).catch(() => {});
+}
+
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -412,6 +431,7 @@ async function main() {
   session.on("detail", (detail) => {
     showDetail(detail);
     learnNames().catch(() => {}); // a name is a nicety: the page works without it
+    updateMyDevices(detail);
   });
   session.on("name", ({ name, topic }) => {
     // Decrypted here; shown as text, with the union's own label for the room beneath it.

@@ -775,9 +775,37 @@ export class RoomSession extends Emitter {
     return { notReady: 0 };
   }
 
+  // §4.8, a device added or revoked: this user's own device commits the same people, with the same
+  // roles and everyone else's devices exactly as the head lists them, and this user's current devices
+  // (a self-device commit, which a member who is not an admin may make). Only from a device the head
+  // lists; the server refuses it while someone in the head has lost their place in the roll (then
+  // an admin's rotation does both). True when a commit was made.
+  async updateMyDevices() {
+    const me = this.account.user;
+    for (let attempt = 0; attempt <= MAX_REBUILDS; attempt++) {
+      await this.syncCommits({ live: true });
+      const head = this.head;
+      if (!head || !this.listedInEpoch(head.commit.epoch)) return false;
+      const lists = await this.deviceLists();
+      const mine = (lists[me] || []).reduce((a, b) => (!a || b.version > a.version ? b : a), null);
+      if (!mine) return false;
+      const members = head.commit.members.map((m) => ({ user: m.user, msk: m.msk, role: m.role }));
+      const devices = head.commit.devices.filter((d) => d.user !== me)
+        .map((d) => ({ user: d.user, device: d.device, dek: d.dek, dsk: d.dsk }));
+      for (const d of mine.devices) devices.push({ user: me, device: d.id, dek: d.dek, dsk: d.dsk });
+      try {
+        await this.commitSigned(members, devices);
+        await this.refreshDetail();
+        return true;
+      } catch (error) {
+        if (!(error instanceof api.ApiError) || error.status !== 409 || attempt === MAX_REBUILDS) throw error;
+      }
+    }
+    return false;
+  }
+
   async commitWith(users, role, lists) {
     const head = this.head;
-    const epoch = head ? head.commit.epoch + 1 : 0;
     const members = [];
     const devices = [];
     for (const user of users) {
@@ -785,6 +813,14 @@ export class RoomSession extends Emitter {
       members.push({ user, msk: list.msk, role: head ? role(user) : "admin" });
       for (const d of list.devices) devices.push({ user, device: d.id, dek: d.dek, dsk: d.dsk });
     }
+    await this.commitSigned(members, devices);
+  }
+
+  // The next epoch with these members and devices: a fresh secret, the commit signed by this device,
+  // a wrap for every device; stored with compare-and-swap (409 if the head moved).
+  async commitSigned(members, devices) {
+    const head = this.head;
+    const epoch = head ? head.commit.epoch + 1 : 0;
     const es = ur1.randomBytes(32);
     try {
       const commit = { room: this.roomId, epoch, prev: head ? head.commitId : new Uint8Array(0),
