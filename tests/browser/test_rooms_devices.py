@@ -10,7 +10,6 @@ WebCrypto, the live Daphne of the browser tests.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import Browsing, LiveServer, log_in
 from tests.browser.test_rooms_chat import ENROLL, bodies, send
+from tests.browser.test_rooms_gaps import seed
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -33,27 +33,9 @@ RESTORE = """async (recoveryKey) => {
   const keys = await import("/static/messaging/account.js");
   return (await keys.restore(await keys.openStore(), recoveryKey)).deviceId;
 }"""
-SEED = """
-import json, secrets
-from membership.models import Member, User
-from messaging.client import new_id16
-from messaging.services import committee_seat_set, room_create
-from tests.factories import make_member, make_totp
-local = Member.objects.get(user=User.objects.get(handle="baraka")).local
-suffix = secrets.token_hex(3)
-organizer = make_member(local, "organizer", handle=f"devorg{suffix}")
-make_totp(organizer)
-bea = make_member(local, handle=f"devbea{suffix}")
-room = room_create(actor=organizer, kind="committee", local=local, room_id=new_id16(), retention_days=30,
-                   verified_only=True)
-committee_seat_set(actor=organizer, room=room, member=Member.objects.get(user=bea), seated=True)
-print(json.dumps({"room": str(room.code), "organizer": organizer.handle, "bea": bea.handle}))
-"""
-
-
 def started_room(people: Callable[..., Browsing], live_tessera: LiveServer) -> dict[str, Any]:
     """An admin and Bea in a started room, Bea's first browser on the chat page, her phone logged in."""
-    world = json.loads(live_tessera.manage("shell", "-c", SEED).strip().splitlines()[-1])
+    world = seed(live_tessera, "dev")
     room_url = f"/rooms/{world['room']}/"
     admin, bea, phone = people("desktop"), people("desktop"), people("phone-360x740")
     log_in(admin, world["organizer"], PASSWORD, two_factor=True)

@@ -140,10 +140,10 @@ from messaging.client import new_id16
 from messaging.services import committee_seat_set, room_create
 from tests.factories import make_member, make_totp
 local = Member.objects.get(user=User.objects.get(handle="baraka")).local
-suffix = secrets.token_hex(3)
-organizer = make_member(local, "organizer", handle=f"gapsorg{suffix}")
+prefix, suffix = "PREFIX", secrets.token_hex(3)
+organizer = make_member(local, "organizer", handle=f"{prefix}org{suffix}")
 make_totp(organizer)
-bea = make_member(local, handle=f"gapsbea{suffix}")
+bea = make_member(local, handle=f"{prefix}bea{suffix}")
 room = room_create(actor=organizer, kind="committee", local=local, room_id=new_id16(), retention_days=30,
                    verified_only=True)
 committee_seat_set(actor=organizer, room=room, member=Member.objects.get(user=bea), seated=True)
@@ -151,8 +151,10 @@ print(json.dumps({"room": str(room.code), "organizer": organizer.handle, "bea": 
 """
 
 
-def seed(server: LiveServer) -> dict[str, str]:
-    return json.loads(server.manage("shell", "-c", SEED).strip().splitlines()[-1])
+def seed(server: LiveServer, prefix: str = "gaps") -> dict[str, str]:
+    """A committee of a new organizer and one member, Bea (handles start with `prefix`)."""
+    assert prefix.isalpha()
+    return json.loads(server.manage("shell", "-c", SEED.replace("PREFIX", prefix)).strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
