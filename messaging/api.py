@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.contrib.auth import HASH_SESSION_KEY
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 from ninja import NinjaAPI, Query, Router, Status
@@ -118,8 +120,20 @@ def my_devices(request: HttpRequest) -> dict[str, Any]:
 
 @router.post("/devices", response={201: MyDevicesOut, 400: Error}, url_name="devices_publish")
 def publish_device_list(request: HttpRequest, payload: DeviceListBody) -> Status[dict[str, Any]]:
-    """Register or revoke devices: publish the next signed device list (a revoked device is one left out)."""
-    services.device_list_publish(actor=_user(request), body=payload.model_dump())
+    """Register or revoke devices: publish the next signed device list (a revoked device is one left out).
+
+    Revoking a device ends every other session of the account, the revoked device's among them
+    (the server cannot tell which session is which device); this one stays logged in.
+    """
+    user = _user(request)
+    with transaction.atomic():
+        services.device_list_publish(actor=user, body=payload.model_dump())
+        fresh = user.get_session_auth_hash()
+        if request.session.get(HASH_SESSION_KEY) != fresh:
+            # Saved in the same transaction, so that this browser's sockets, re-checked once it
+            # commits, find it still valid. No new session key: they are bound to this one.
+            request.session[HASH_SESSION_KEY] = fresh
+            request.session.save()
     return Status(201, my_devices(request))
 
 

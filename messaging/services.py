@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from membership.models import User
+from membership.services import user_end_other_sessions
 from messaging import ur1
 from messaging.models import (
     MAX_ENVELOPE_BYTES,
@@ -116,6 +117,10 @@ def device_list_publish(*, actor: User, body: dict[str, Any]) -> DeviceList:
     # Every room whose commit lists the actor now waits for a commit with their current devices
     # (`selectors.pending_changes`): its open pages are told, and an admin's offers the rotation.
     _tell_pending(Room.objects.filter(members__user=actor))
+    if revoked:
+        # A revoked device's session ends with it (a lost phone, still logged in, fetches nothing
+        # more): every session of the account but the caller's, which the API view keeps.
+        user_end_other_sessions(actor=actor, user=actor, reason="device revoked")
     return saved
 
 

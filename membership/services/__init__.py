@@ -12,6 +12,7 @@ from membership.services.accounts import (
     two_factor_confirm,
     two_factor_start,
     user_deactivate,
+    user_end_other_sessions,
     user_end_sessions,
     user_password_changed,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "two_factor_confirm",
     "two_factor_start",
     "user_deactivate",
+    "user_end_other_sessions",
     "user_end_sessions",
     "user_password_changed",
 ]

@@ -69,6 +69,17 @@ def user_end_sessions(*, actor: User | None, user: User, reason: str) -> None:
     broadcast_on_commit(user_group(user.pk), {"type": "session.end"})
 
 
+def user_end_other_sessions(*, actor: User | None, user: User, reason: str) -> None:
+    """End every session of `user` except the caller's, which the caller keeps by storing the new
+    session hash in it (without a new session key, so that its open sockets stay): the nonce
+    changes, so every other stored session is stale, and the user's sockets re-check at once (the
+    caller's pass). `reason` is a fixed code, as for `user_end_sessions`."""
+    User.objects.filter(pk=user.pk).update(session_nonce=new_session_nonce())
+    user.refresh_from_db(fields=["session_nonce"])
+    audit_record(actor, "user.sessions_ended", user, cause=reason)
+    recheck_sockets_on_commit(user.pk)
+
+
 @transaction.atomic
 def user_deactivate(*, actor: User | None, user: User, reason: str) -> None:
     """Deactivate an account: it cannot log in and all of its sessions end now.

@@ -270,7 +270,11 @@ def test_keys_from_first_use_to_revocation_lock_and_wipe(people: Callable[..., B
     assert "older list of your devices" in page.locator("[data-error]").inner_text()
     page.unroute("**/api/messaging/devices")
 
-    # The revoked phone sees a signed list without itself: it erases its keys at once.
+    # Revoking logged out every other session, the phone's among them; logged in again, it sees a
+    # signed list without itself and erases its keys at once.
+    second.goto("/rooms/devices/")
+    assert "/account/login/" in second.page.url
+    log_in(second, handle, password())
     second.goto("/rooms/devices/")
     expect(second.page.locator("[data-lock-status]")).to_contain_text("removed from your devices", timeout=20_000)
     assert not second.page.locator('[data-state="list"]').is_visible()
@@ -371,7 +375,11 @@ def test_a_member_who_lost_the_recovery_key_starts_again(people: Callable[..., B
     assert listed["version"] == 2 and len(listed["devices"]) == 1 and before["device"] not in listed["devices"]
     assert listed["msk"] != before["msk"]
 
-    # The old device cannot verify the new list under the key it knows: it says so, and trusts nothing.
+    # Starting again revoked every other device, so it logged out their sessions; logged in again,
+    # the old device cannot verify the new list under the key it knows: it says so, trusts nothing.
+    old.goto("/rooms/devices/")
+    assert "/account/login/" in old.page.url
+    log_in(old, handle, password())
     old.goto("/rooms/devices/")
     shown(old.page, "error")
     assert "key was replaced on another device" in old.page.locator("[data-error]").inner_text()
