@@ -789,6 +789,9 @@ export class RoomSession extends Emitter {
       const lists = await this.deviceLists();
       const mine = (lists[me] || []).reduce((a, b) => (!a || b.version > a.version ? b : a), null);
       if (!mine) return false;
+      const listedNow = head.commit.devices.filter((d) => d.user === me).map((d) => d.device).sort();
+      const current = mine.devices.map((d) => d.id).sort();
+      if (listedNow.join() === current.join()) return false; // another of my browsers did it first
       const members = head.commit.members.map((m) => ({ user: m.user, msk: m.msk, role: m.role }));
       const devices = head.commit.devices.filter((d) => d.user !== me)
         .map((d) => ({ user: d.user, device: d.device, dek: d.dek, dsk: d.dsk }));
