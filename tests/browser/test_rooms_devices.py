@@ -109,3 +109,46 @@ def test_bea_s_own_browser_updates_the_room_for_her_new_phone(people: Callable[.
     expect(admin.page.locator("#status")).to_have_text("Connected")
     expect(room["banner"]).to_be_hidden()  # nothing left to do: the head lists Bea's current devices
     phone_reads_and_sends(room)
+
+
+HEAD_DEVICES = """
+from messaging.models import Commit, Room
+room = Room.objects.get(code="{room}")
+head = Commit.objects.get(room=room, epoch=room.epoch)
+print(sorted(d["device"] for d in head.body["devices"] if d["user"] == "{user}"))
+"""
+
+
+def test_revoking_the_phone_gives_the_rooms_new_keys_without_it(people: Callable[..., Browsing],
+                                                                 live_tessera: LiveServer) -> None:
+    """The devices page, after a revocation, makes the self-device commit in each room this browser
+    is listed in: the lost phone gets nothing more, before anyone opens the room."""
+    room = started_room(people, live_tessera)
+    admin, bea, phone = room["admin"], room["bea"], room["phone"]
+    phone.goto("/rooms/")
+    phone_device = phone.page.evaluate(RESTORE, room["key"])
+    expect(bea.page.locator("#rotation-note")).to_contain_text("Your devices changed", timeout=20_000)
+    phone_reads_and_sends(room)
+    user = bea.page.evaluate("""async () => (await (await fetch("/api/messaging/devices")).json()).user""")
+    code = room["url"].strip("/").split("/")[-1]
+
+    def head_devices() -> list[str]:
+        out = live_tessera.manage("shell", "-c", HEAD_DEVICES.format(room=code, user=user))
+        return eval(out.strip().splitlines()[-1])  # noqa: S307 - our own script's printed list
+
+    assert phone_device in head_devices()
+    admin.goto("/rooms/")  # no room page open anywhere but the devices page
+    # The lost phone leaves the room's page first: revoking ends its session, and its page's next
+    # calls would be refused (401), which the watcher counts as a page problem.
+    phone.goto("/")
+    bea.goto("/rooms/devices/")
+    bea.page.locator(f'[data-list] li[data-device="{phone_device}"]').get_by_role("button").click()
+    bea.page.locator("dialog[data-confirm]").get_by_role("button", name="Revoke").click()
+    expect(bea.page.locator("[data-status]")).to_contain_text("Rooms given new keys without it: 1.", timeout=20_000)
+    bea.screenshot("rooms-devices-4-revoked-rooms-updated")
+    assert phone_device not in head_devices() and len(head_devices()) == 1
+    admin.goto(room["url"])
+    expect(admin.page.locator("#status")).to_have_text("Connected")
+    expect(room["banner"]).to_be_hidden()  # nothing pending: the head lists Bea's current devices
+    phone.goto(room["url"])  # and the phone's session ended with its device
+    assert "/account/login/" in phone.page.url

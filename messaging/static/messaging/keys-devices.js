@@ -1,8 +1,10 @@
 // "Your devices" (templates/messaging/devices.html): the member's signed device list, verified
 // under their own key here (never trusted from the server as is), and revoking a device.
 
-import { listDevices, revokeDevice } from "./account.js";
+import { adoptRestoredEpoch, listDevices, rememberEpochSecret, revokeDevice } from "./account.js";
+import { get } from "./api.js";
 import { errorCode, errorText, format, pageStates, start } from "./keys-ui.js";
+import { RoomSession } from "./room.js";
 
 const root = document.getElementById("devices");
 const show = pageStates(root);
@@ -40,6 +42,26 @@ function render(devices) {
   }));
 }
 
+// §4.8: after a revocation this browser gives each room whose keys it holds new keys without the
+// revoked device (a self-device commit, RoomSession.updateMyDevices), so the lost device gets
+// nothing more even before anyone opens the room. Rooms where this browser is not listed, or where
+// the server refuses (someone is due to leave), wait for an admin: their pages say so.
+async function updateRooms() {
+  const { rooms } = await get("/rooms");
+  let updated = 0;
+  for (const room of rooms.filter((r) => r.joined && r.epoch >= 0)) {
+    const session = new RoomSession({ account, store, code: room.code, roomId: room.room_id,
+      onEpochSecret: (r, epoch, commitId, es) => rememberEpochSecret(account, store, { room: r, epoch, commitId, es }),
+      adoptRestored: (accepted) => adoptRestoredEpoch(store, accepted) });
+    try {
+      if (await session.updateMyDevices()) updated += 1;
+    } catch {
+      // left to an admin's rotation
+    }
+  }
+  return updated;
+}
+
 function confirmRevoke(id, button) {
   dialog.querySelector("[data-confirm-name]").textContent = name(id);
   dialog.returnValue = "";
@@ -54,6 +76,8 @@ function confirmRevoke(id, button) {
       render(result.devices);
       status.textContent = format(root.dataset.revoked, { id: id.slice(0, 6) });
       list.closest("[data-state]").focus();
+      const updated = await updateRooms().catch(() => 0);
+      if (updated) status.textContent += ` ${format(root.dataset.roomsUpdated, { n: updated })}`;
     } catch (error) {
       if (errorCode(error) === "revoked") show("none");
       fail(error);
