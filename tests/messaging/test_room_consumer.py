@@ -250,6 +250,29 @@ def test_a_send_after_the_roll_changed_is_refused_before_the_socket_closes(world
     assert Room.objects.get(pk=room.pk).last_seq == 1
 
 
+def test_a_refused_send_after_the_roll_changed_says_no_such_room_not_why(world: dict[str, Any]) -> None:
+    # An envelope sealed by someone else is refused with its reason to a member; someone the roll
+    # no longer allows hears "no such room" first, whatever else is wrong with the frame (the check
+    # on the envelope comes before the statement that asks the roll).
+    p, room, a = world["p"], world["room"], world["a"]
+
+    async def scenario() -> None:
+        mem = socket(world["mem_cookie"])
+        assert (await mem.connect())[0]
+        not_mine = a.seal(room.room_id, {"type": "text", "text": "the organizer's"})
+        await mem.send_json_to(send_frame(room, not_mine, "r1"))
+        answer = await mem.receive_json_from(timeout=5)
+        assert (answer["type"], answer["code"], answer["ref"]) == ("error", consumers.CODE_REFUSED, "r1")
+        await database_sync_to_async(ROLL_CHANGES["suspended"])(p, room)
+        await mem.send_json_to(send_frame(room, not_mine, "r2"))
+        answer = await mem.receive_json_from(timeout=5)
+        assert (answer["type"], answer["code"], answer["ref"]) == ("error", consumers.CODE_ROOM, "r2")
+        await mem.disconnect()
+
+    async_to_sync(scenario)()
+    assert not Message.objects.filter(room=room).exists()
+
+
 def test_a_new_room_name_is_announced_without_its_blob(world: dict[str, Any]) -> None:
     """Members' pages hear that the name changed (and fetch the sealed blob over HTTP); the frame
     carries the epoch only, and a socket outside the room hears nothing."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
 from membership.models import Member
 from messaging.client import new_id16
@@ -24,6 +24,7 @@ from messaging.selectors import ur1_user_id
 from messaging.services import commit_post, message_post, read_mark
 from messaging.texts import chat_texts
 from tests.base import Personas, login_as
+from tests.factories import make_local
 from tests.messaging.rooms import enroll, land, local_room
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +122,11 @@ def test_the_chat_page_names_only_people_the_reader_was_in_the_room_with(persona
     # The local admin never shared an epoch with the member: not named, not even by code.
     assert people(p.local_admin) == {ur1_user_id(u): pseudonym[u.pk]
                                      for u in (p.organizer, p.representative, p.local_admin)}
+    # Someone erased from the roll, or moved to another local, is not named either (their messages
+    # show as from someone no longer in the room).
+    Member.objects.filter(user=p.representative).update(erased_at=timezone.now())
+    Member.objects.filter(user=p.organizer).update(local=make_local(name="Elsewhere"))
+    assert people(p.local_admin) == {ur1_user_id(p.local_admin): pseudonym[p.local_admin.pk]}
 
 
 def test_the_chat_strings_are_translated(personas: Personas, world: dict[str, Any]) -> None:
