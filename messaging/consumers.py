@@ -12,9 +12,10 @@ that fails any check (shape, size, rate, room, sender, epoch) gets an error fram
 nothing. Only a send costs a database visit: it runs the HTTP API's rule for posting (the roll,
 asked afresh) and the service in one call, and the service commits the message with its sequence
 number before it is broadcast (`broadcast_on_commit`); on PostgreSQL, in a local's or a unit's
-room, that is one statement, the rule inside it (`_post`). Relayed messages and pings touch no database: the process's `RoomFanout` hands
-each room event to the room's sockets, in batches while busy. No frame body, envelope, key or
-room name is ever logged (the server has no room name anyway).
+room, that is one statement, the rule inside it (`_post`). Relayed messages and pings touch no
+database: the process's `RoomFanout` hands each room event to the room's sockets, in batches
+while busy. No frame body, envelope, key or room name is ever logged (the server has no room name
+anyway).
 """
 
 from __future__ import annotations

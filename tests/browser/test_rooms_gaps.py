@@ -125,6 +125,19 @@ class Room:
         found = self.bea.page.evaluate("() => window.testAdded")
         return [(seq, text) for seq, text in found if text in texts]
 
+    def open_gap(self, first: str, second: str) -> tuple[dict[str, Any], int, float]:
+        """The admin says `first` then `second`; Bea's page gets second's frame while first's is held:
+        returns first's held frame, its number, and when the gap opened (monotonic)."""
+        page, gate = self.bea.page, self.gate
+        gate.hold = 1
+        self.say(first)
+        until(page, lambda: len(gate.held) == 1, "the first message's frame")
+        [held] = gate.held
+        seq = held["seq"]
+        self.say(second)
+        until(page, lambda: seq + 1 in gate.delivered, "the second message's frame")
+        return held, seq, time.monotonic()
+
     def no_fetch_until(self, since: float, seconds: float) -> None:
         """Let `seconds` pass from `since` (monotonic), then check the page fetched no messages."""
         self.bea.page.wait_for_timeout(max(0.0, since + seconds - time.monotonic()) * 1000)
@@ -214,14 +227,7 @@ def chat(room: Room) -> Iterator[Room]:
 def test_a_gap_filled_on_the_socket_costs_no_request(chat: Room) -> None:
     first, second = "Gap on the socket: first", "Gap on the socket: second"
     page, gate = chat.bea.page, chat.gate
-    gate.hold = 1
-    chat.say(first)
-    until(page, lambda: len(gate.held) == 1, "the first message's frame")
-    [held] = gate.held
-    seq = held["seq"]
-    chat.say(second)
-    until(page, lambda: seq + 1 in gate.delivered, "the second message's frame")
-    opened = time.monotonic()  # the page saw seq + 1 before seq: a gap
+    held, seq, opened = chat.open_gap(first, second)  # the page saw seq + 1 before seq: a gap
 
     # Held beyond the gap: not shown out of order.
     page.wait_for_timeout(300)
@@ -238,15 +244,8 @@ def test_a_gap_filled_on_the_socket_costs_no_request(chat: Room) -> None:
 
 def test_a_gap_that_never_fills_is_fetched_after_one_to_two_seconds(chat: Room) -> None:
     lost, after = "Gap never filled: lost", "Gap never filled: after"
-    page, gate = chat.bea.page, chat.gate
-    gate.hold = 1
-    chat.say(lost)
-    until(page, lambda: len(gate.held) == 1, "the lost message's frame")
-    [held] = gate.held
-    seq = held["seq"]
-    chat.say(after)
-    until(page, lambda: seq + 1 in gate.delivered, "the next message's frame")
-    opened = time.monotonic()
+    page = chat.bea.page
+    held, seq, opened = chat.open_gap(lost, after)
 
     # Within GAP_FETCH_MS the page waits: nothing fetched, nothing shown out of order.
     page.wait_for_timeout((GAP_FETCH_S - 0.2) * 1000)
@@ -262,7 +261,7 @@ def test_a_gap_that_never_fills_is_fetched_after_one_to_two_seconds(chat: Room) 
     assert chat.added(lost, after) == [(seq, lost), (seq + 1, after)]
 
     # The socket's copy, arriving after all, changes nothing; no second fetch.
-    gate.inject(held)
+    chat.gate.inject(held)
     page.wait_for_timeout(300)
     assert chat.added(lost, after) == [(seq, lost), (seq + 1, after)]
     assert len(chat.fetches) == 1, chat.fetches

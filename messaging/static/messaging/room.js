@@ -251,6 +251,15 @@ export class RoomSession extends Emitter {
     return lists;
   }
 
+  // Each user's newest device list, as [list]: what the next commit lists.
+  async newestLists() {
+    const lists = Object.create(null);
+    for (const [user, all] of Object.entries(await this.deviceLists())) {
+      lists[user] = [all.reduce((a, b) => (b.version > a.version ? b : a))];
+    }
+    return lists;
+  }
+
   // Fetch and accept, in order, every commit after our head (from genesis on the first call).
   // One at a time: a socket's "commit" frame and our own rotation may ask at once.
   syncCommits(options = {}) {
@@ -758,10 +767,7 @@ export class RoomSession extends Emitter {
     for (let attempt = 0; attempt <= MAX_REBUILDS; attempt++) {
       await this.refreshDetail();
       await this.syncCommits({ live: true });
-      const lists = Object.create(null);
-      for (const [user, all] of Object.entries(await this.deviceLists())) {
-        lists[user] = [all.reduce((a, b) => (b.version > a.version ? b : a))];
-      }
+      const lists = await this.newestLists();
       const { ready, notReady, role } = this.plan(lists);
       const members = this.head ? ready : [this.account.user];
       try {
@@ -786,8 +792,7 @@ export class RoomSession extends Emitter {
       await this.syncCommits({ live: true });
       const head = this.head;
       if (!head || !this.listedInEpoch(head.commit.epoch)) return false;
-      const lists = await this.deviceLists();
-      const mine = (lists[me] || []).reduce((a, b) => (!a || b.version > a.version ? b : a), null);
+      const [mine] = (await this.newestLists())[me] || [];
       if (!mine) return false;
       const listedNow = head.commit.devices.filter((d) => d.user === me).map((d) => d.device).sort();
       const current = mine.devices.map((d) => d.id).sort();
