@@ -37,9 +37,9 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as SchemaError
 
 from messaging.models import MAX_ENVELOPE_BYTES, Room
-from messaging.permissions import room_pk_to_post
+from messaging.permissions import room_pk_to_post, room_post_condition
 from messaging.schemas import PingFrame, SendFrame
-from messaging.selectors import posting_condition, rooms_visible_to_users
+from messaging.selectors import rooms_visible_to_users
 from messaging.services import ERROR_STALE, NotStored, StaleCommit, message_post, room_group
 from union.consumers import AuthenticatedConsumer
 from union.realtime import deferred_broadcasts, send_deferred
@@ -299,8 +299,8 @@ def _post(user: Any, code: str, pk: int, envelope: dict[str, Any]) -> tuple[int,
     """One database visit per send: the same access rule as the HTTP API's post, and the service.
 
     In a local's or a unit's room (the busy ones), on PostgreSQL, the rule is asked inside the
-    statement that stores the message (`posting_condition`): one round trip, and no query built per
-    send. When that stores nothing, or for other rooms, the rule is asked step by step first
+    statement that stores the message (`permissions.room_post_condition`): one round trip, and no
+    query built per send. When that stores nothing, or for other rooms, the rule is asked step by step first
     (`room_pk_to_post`: someone it refuses hears "no such room", whatever else is wrong), then the
     service stores the message or says why not. `pk` is the room's key as the socket's last check
     found it; a room the user may no longer read is refused either way.
@@ -309,7 +309,7 @@ def _post(user: Any, code: str, pk: int, envelope: dict[str, Any]) -> tuple[int,
     send from the event loop (`deferred_broadcasts`).
     """
     room = _room_copy(pk, code)
-    condition = posting_condition(user.pk, room)
+    condition = room_post_condition(user, room)
     with deferred_broadcasts() as events:
         if condition is not None:
             try:

@@ -21,6 +21,7 @@ from membership.selectors import locals_where
 from messaging.models import Device, Room, RoomMember
 from messaging.selectors import (
     ADMIN_PERMISSION,
+    posting_condition,
     room_admins_entitled,
     room_visible_to_user,
     rooms_entitled_for,
@@ -109,6 +110,16 @@ def room_pk_to_post(user: Any, code: Any) -> int:
     if pk is None:
         raise Http404
     return pk
+
+
+def room_post_condition(user: Any, room: Room) -> tuple[str, list[Any]] | None:
+    """`room_pk_to_post`'s rule as an SQL condition for the statement that stores a message
+    (`services.message_post(condition=...)`), for a local's or a unit's room: the rooms' socket asks
+    the roll in the same round trip. None when it cannot be asked that way (another kind of room,
+    or an account that is not active): the caller then asks `room_pk_to_post`."""
+    if not _active(user):
+        return None
+    return posting_condition(user.pk, room)
 
 
 def access_room_admin(user: Any, code: Any) -> Room:
